@@ -1,0 +1,3 @@
+import { destination } from './destination';
+
+destination.main();

@@ -1,0 +1,431 @@
+import type pg from 'pg';
+
+/**
+ * A database schema reduced to what Prisma models: enums, tables, columns (type, nullability,
+ * default), primary keys, indexes and foreign keys. `expectedShape` derives it from Prisma's
+ * DMMF following Prisma's PostgreSQL conventions; `introspectShape` reads it from a live
+ * database; `diffShapes` lists every difference in words.
+ */
+export interface ColumnShape {
+  type: string;
+  nullable: boolean;
+  default: string | null;
+}
+export interface IndexShape {
+  unique: boolean;
+  columns: string[];
+}
+export interface ForeignKeyShape {
+  columns: string[];
+  refTable: string;
+  refColumns: string[];
+  onDelete: string;
+  onUpdate: string;
+}
+export interface TableShape {
+  columns: Record<string, ColumnShape>;
+  primaryKey: { name: string; columns: string[] } | null;
+  indexes: Record<string, IndexShape>;
+  foreignKeys: Record<string, ForeignKeyShape>;
+}
+export interface SchemaShape {
+  enums: Record<string, string[]>;
+  tables: Record<string, TableShape>;
+}
+
+// The subset of Prisma's DMMF datamodel this module reads.
+interface DmmfField {
+  name: string;
+  dbName?: string | null;
+  kind: 'scalar' | 'object' | 'enum' | 'unsupported';
+  isList: boolean;
+  isRequired: boolean;
+  isId: boolean;
+  isUpdatedAt: boolean;
+  hasDefaultValue: boolean;
+  type: string;
+  nativeType?: [string, string[]] | null;
+  default?: unknown;
+  relationFromFields?: string[];
+  relationToFields?: string[];
+  relationOnDelete?: string;
+  relationOnUpdate?: string;
+}
+interface DmmfModel {
+  name: string;
+  dbName: string | null;
+  fields: DmmfField[];
+  primaryKey: { name: string | null; fields: string[] } | null;
+}
+interface DmmfIndex {
+  model: string;
+  type: 'id' | 'normal' | 'unique' | 'fulltext';
+  dbName?: string | null;
+  fields: { name: string; sortOrder?: 'asc' | 'desc' }[];
+}
+export interface Dmmf {
+  enums: { name: string; dbName?: string | null; values: { name: string; dbName: string | null }[] }[];
+  models: DmmfModel[];
+  indexes: DmmfIndex[];
+}
+
+const PG_IDENTIFIER_MAX = 63;
+
+/** Prisma's default constraint/index names, truncated as PostgreSQL would. */
+function constraintName(table: string, columns: string[], suffix: string): string {
+  const base = `${table}_${columns.join('_')}`;
+  const max = PG_IDENTIFIER_MAX - suffix.length - 1;
+  return `${base.length > max ? base.slice(0, max) : base}_${suffix}`;
+}
+
+function quoteIfNeeded(name: string): string {
+  return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
+}
+
+const SCALAR_TYPES: Record<string, string> = {
+  String: 'text',
+  Boolean: 'boolean',
+  Int: 'integer',
+  BigInt: 'bigint',
+  Float: 'double precision',
+  Decimal: 'numeric(65,30)',
+  DateTime: 'timestamp(3) without time zone',
+  Json: 'jsonb',
+  Bytes: 'bytea',
+};
+
+function nativeTypeName([name, args]: [string, string[]]): string {
+  const a = args.join(',');
+  switch (name) {
+    case 'Uuid':
+      return 'uuid';
+    case 'Text':
+      return 'text';
+    case 'Timestamptz':
+      return `timestamp(${a || '6'}) with time zone`;
+    case 'Timestamp':
+      return `timestamp(${a || '6'}) without time zone`;
+    case 'VarChar':
+      return a ? `character varying(${a})` : 'character varying';
+    case 'Char':
+      return `character(${a || '1'})`;
+    case 'Integer':
+      return 'integer';
+    case 'SmallInt':
+      return 'smallint';
+    case 'BigInt':
+      return 'bigint';
+    case 'Date':
+      return 'date';
+    case 'JsonB':
+      return 'jsonb';
+    case 'Json':
+      return 'json';
+    case 'DoublePrecision':
+      return 'double precision';
+    case 'Real':
+      return 'real';
+    case 'Decimal':
+      return a ? `numeric(${a})` : 'numeric';
+    case 'Boolean':
+      return 'boolean';
+    case 'ByteA':
+      return 'bytea';
+    case 'Inet':
+      return 'inet';
+    default:
+      throw new Error(`schema-shape: native type @db.${name} is not mapped yet; add it here`);
+  }
+}
+
+function sqlLiteral(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+function expectedDefault(
+  field: DmmfField,
+  table: string,
+  column: string,
+  enumDbName: (n: string) => string,
+): string | null {
+  if (!field.hasDefaultValue) return null;
+  const d = field.default;
+  const baseType = field.kind === 'enum' ? quoteIfNeeded(enumDbName(field.type)) : columnBaseType(field);
+  if (Array.isArray(d)) {
+    if (d.length > 0)
+      throw new Error(`schema-shape: non-empty list default on ${table}.${column} is not mapped yet`);
+    return `ARRAY[]::${baseType}[]`;
+  }
+  if (d && typeof d === 'object' && 'name' in d) {
+    const fn = d as { name: string; args: unknown[] };
+    if (fn.name === 'now') return 'CURRENT_TIMESTAMP';
+    if (fn.name === 'dbgenerated') return String(fn.args[0]);
+    if (fn.name === 'autoincrement') return `nextval('${constraintName(table, [column], 'seq')}'::regclass)`;
+    // uuid(), cuid(), nanoid() are generated by the client: no database default.
+    return null;
+  }
+  if (typeof d === 'boolean') return String(d);
+  if (field.kind === 'enum') return `${sqlLiteral(String(d))}::${baseType}`;
+  if (field.type === 'Int' || field.type === 'BigInt' || field.type === 'Float') {
+    const n = String(d);
+    return n.startsWith('-') ? `${sqlLiteral(n)}::${baseType}` : n;
+  }
+  if (field.type === 'String') return `${sqlLiteral(String(d))}::text`;
+  if (field.type === 'Json') return `${sqlLiteral(String(d))}::jsonb`;
+  throw new Error(`schema-shape: default of ${table}.${column} (${field.type}) is not mapped yet`);
+}
+
+function columnBaseType(field: DmmfField): string {
+  if (field.nativeType) return nativeTypeName(field.nativeType);
+  const t = SCALAR_TYPES[field.type];
+  if (!t) throw new Error(`schema-shape: Prisma type ${field.type} is not mapped yet`);
+  return t;
+}
+
+export function expectedShape(dmmf: Dmmf): SchemaShape {
+  const enumDbNames = new Map(dmmf.enums.map((e) => [e.name, e.dbName ?? e.name]));
+  const enumDbName = (n: string) => enumDbNames.get(n) ?? n;
+  const models = new Map(dmmf.models.map((m) => [m.name, m]));
+  const tableOf = (m: DmmfModel) => m.dbName ?? m.name;
+  const columnOf = (m: DmmfModel, fieldName: string) => {
+    const f = m.fields.find((x) => x.name === fieldName);
+    if (!f) throw new Error(`schema-shape: ${m.name}.${fieldName} not in DMMF`);
+    return f.dbName ?? f.name;
+  };
+
+  const shape: SchemaShape = { enums: {}, tables: {} };
+  for (const e of dmmf.enums) shape.enums[e.dbName ?? e.name] = e.values.map((v) => v.dbName ?? v.name);
+
+  for (const m of dmmf.models) {
+    const table = tableOf(m);
+    const t: TableShape = { columns: {}, primaryKey: null, indexes: {}, foreignKeys: {} };
+    for (const f of m.fields) {
+      if (f.kind === 'object') continue;
+      const column = f.dbName ?? f.name;
+      let type = f.kind === 'enum' ? quoteIfNeeded(enumDbName(f.type)) : columnBaseType(f);
+      if (f.isList) type = `${type}[]`;
+      t.columns[column] = {
+        type,
+        // Prisma never marks list columns NOT NULL.
+        nullable: f.isList ? true : !f.isRequired,
+        default: expectedDefault(f, table, column, enumDbName),
+      };
+    }
+    const idIndex = dmmf.indexes.find((i) => i.model === m.name && i.type === 'id');
+    const pkFields = m.primaryKey?.fields ?? m.fields.filter((f) => f.isId).map((f) => f.name);
+    if (pkFields.length > 0) {
+      t.primaryKey = {
+        name: idIndex?.dbName ?? `${table}_pkey`,
+        columns: pkFields.map((n) => columnOf(m, n)),
+      };
+    }
+    for (const i of dmmf.indexes) {
+      if (i.model !== m.name || i.type === 'id') continue;
+      if (i.type === 'fulltext') throw new Error('schema-shape: fulltext indexes are not mapped yet');
+      const cols = i.fields.map((x) => columnOf(m, x.name));
+      const name = i.dbName ?? constraintName(table, cols, i.type === 'unique' ? 'key' : 'idx');
+      t.indexes[name] = {
+        unique: i.type === 'unique',
+        columns: i.fields.map((x, k) => `${cols[k]}${x.sortOrder === 'desc' ? ' DESC' : ''}`),
+      };
+    }
+    for (const f of m.fields) {
+      if (f.kind !== 'object' || !f.relationFromFields?.length) continue;
+      const target = models.get(f.type);
+      if (!target) throw new Error(`schema-shape: relation target ${f.type} missing`);
+      const from = f.relationFromFields.map((n) => columnOf(m, n));
+      const to = (f.relationToFields ?? []).map((n) => columnOf(target, n));
+      const allRequired = f.relationFromFields.every((n) => m.fields.find((x) => x.name === n)?.isRequired);
+      // Prisma's defaults: Restrict for required relations, SetNull for optional; Cascade on update.
+      t.foreignKeys[constraintName(table, from, 'fkey')] = {
+        columns: from,
+        refTable: tableOf(target),
+        refColumns: to,
+        onDelete: f.relationOnDelete ?? (allRequired ? 'Restrict' : 'SetNull'),
+        onUpdate: f.relationOnUpdate ?? 'Cascade',
+      };
+    }
+    shape.tables[table] = t;
+  }
+  return shape;
+}
+
+const REFERENTIAL_ACTIONS: Record<string, string> = {
+  a: 'NoAction',
+  r: 'Restrict',
+  c: 'Cascade',
+  n: 'SetNull',
+  d: 'SetDefault',
+};
+
+/** Reads the `public` schema of the connected database (Prisma's bookkeeping table excluded). */
+export async function introspectShape(
+  client: pg.Client,
+  ignoreTables: string[] = ['_prisma_migrations'],
+): Promise<SchemaShape> {
+  const shape: SchemaShape = { enums: {}, tables: {} };
+
+  const enums = await client.query<{ name: string; label: string }>(`
+    SELECT t.typname AS name, e.enumlabel AS label
+      FROM pg_type t
+      JOIN pg_enum e ON e.enumtypid = t.oid
+      JOIN pg_namespace n ON n.oid = t.typnamespace
+     WHERE n.nspname = 'public'
+     ORDER BY t.typname, e.enumsortorder`);
+  for (const row of enums.rows) {
+    const labels = shape.enums[row.name] ?? [];
+    labels.push(row.label);
+    shape.enums[row.name] = labels;
+  }
+
+  const tables = await client.query<{ name: string }>(`
+    SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'f') ORDER BY c.relname`);
+  for (const { name } of tables.rows) {
+    if (ignoreTables.includes(name)) continue;
+    shape.tables[name] = { columns: {}, primaryKey: null, indexes: {}, foreignKeys: {} };
+  }
+  const tableShape = (name: string) => shape.tables[name];
+
+  const columns = await client.query<{
+    table: string;
+    column: string;
+    type: string;
+    notnull: boolean;
+    dflt: string | null;
+  }>(`
+    SELECT c.relname AS table, a.attname AS column, format_type(a.atttypid, a.atttypmod) AS type,
+           a.attnotnull AS notnull, pg_get_expr(d.adbin, d.adrelid) AS dflt
+      FROM pg_attribute a
+      JOIN pg_class c ON c.oid = a.attrelid
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+      LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+     WHERE n.nspname = 'public' AND a.attnum > 0 AND NOT a.attisdropped
+     ORDER BY c.relname, a.attnum`);
+  for (const r of columns.rows) {
+    const t = tableShape(r.table);
+    if (t) t.columns[r.column] = { type: r.type, nullable: !r.notnull, default: r.dflt };
+  }
+
+  const indexes = await client.query<{
+    table: string;
+    name: string;
+    unique: boolean;
+    primary: boolean;
+    columns: string[];
+  }>(`
+    SELECT t.relname AS table, i.relname AS name, x.indisunique AS unique, x.indisprimary AS primary,
+           array_agg(
+             COALESCE(a.attname::text, pg_get_indexdef(x.indexrelid, k.ord::int, true)) ||
+             CASE WHEN (x.indoption[k.ord - 1] & 1) = 1 THEN ' DESC' ELSE '' END
+             ORDER BY k.ord) AS columns
+      FROM pg_index x
+      JOIN pg_class i ON i.oid = x.indexrelid
+      JOIN pg_class t ON t.oid = x.indrelid
+      JOIN pg_namespace n ON n.oid = t.relnamespace
+      CROSS JOIN LATERAL unnest(x.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+      LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum AND k.attnum > 0
+     WHERE n.nspname = 'public'
+     GROUP BY t.relname, i.relname, x.indisunique, x.indisprimary, x.indexrelid`);
+  for (const r of indexes.rows) {
+    const t = tableShape(r.table);
+    if (!t) continue;
+    // Partial indexes and expression indexes cannot be expressed in Prisma; they surface as
+    // differences (an extra index) rather than being silently ignored.
+    if (r.primary) t.primaryKey = { name: r.name, columns: r.columns };
+    else t.indexes[r.name] = { unique: r.unique, columns: r.columns };
+  }
+  const partial = await client.query<{ name: string }>(`
+    SELECT i.relname AS name FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+      JOIN pg_namespace n ON n.oid = i.relnamespace
+     WHERE n.nspname = 'public' AND x.indpred IS NOT NULL`);
+  for (const { name } of partial.rows) {
+    for (const t of Object.values(shape.tables)) {
+      const idx = t.indexes[name];
+      if (idx) idx.columns = [...idx.columns, '(partial)'];
+    }
+  }
+
+  const fks = await client.query<{
+    table: string;
+    name: string;
+    columns: string[];
+    ref_table: string;
+    ref_columns: string[];
+    del: string;
+    upd: string;
+  }>(`
+    SELECT t.relname AS table, con.conname AS name,
+           (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
+              JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum) AS columns,
+           r.relname AS ref_table,
+           (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM unnest(con.confkey) WITH ORDINALITY k(attnum, ord)
+              JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum) AS ref_columns,
+           con.confdeltype AS del, con.confupdtype AS upd
+      FROM pg_constraint con
+      JOIN pg_class t ON t.oid = con.conrelid
+      JOIN pg_class r ON r.oid = con.confrelid
+      JOIN pg_namespace n ON n.oid = t.relnamespace
+     WHERE n.nspname = 'public' AND con.contype = 'f'`);
+  for (const r of fks.rows) {
+    const t = tableShape(r.table);
+    if (!t) continue;
+    t.foreignKeys[r.name] = {
+      columns: r.columns,
+      refTable: r.ref_table,
+      refColumns: r.ref_columns,
+      onDelete: REFERENTIAL_ACTIONS[r.del] ?? r.del,
+      onUpdate: REFERENTIAL_ACTIONS[r.upd] ?? r.upd,
+    };
+  }
+  return shape;
+}
+
+function describe(value: unknown): string {
+  return JSON.stringify(value);
+}
+
+function diffRecords<T>(
+  label: (name: string) => string,
+  expected: Record<string, T>,
+  actual: Record<string, T>,
+  out: string[],
+  compare: (name: string, e: T, a: T) => void = (name, e, a) => {
+    if (describe(e) !== describe(a)) {
+      out.push(`${label(name)}: schema.prisma says ${describe(e)}, database has ${describe(a)}`);
+    }
+  },
+): void {
+  for (const name of Object.keys(expected)) {
+    if (!(name in actual)) out.push(`${label(name)}: in schema.prisma, missing from the database`);
+  }
+  for (const name of Object.keys(actual)) {
+    if (!(name in expected)) out.push(`${label(name)}: in the database, not in schema.prisma`);
+  }
+  for (const name of Object.keys(expected)) {
+    if (name in actual) compare(name, expected[name] as T, actual[name] as T);
+  }
+}
+
+/** Every difference between the schema Prisma expects and the database, one line each. */
+export function diffShapes(expected: SchemaShape, actual: SchemaShape): string[] {
+  const out: string[] = [];
+  diffRecords((n) => `enum ${n}`, expected.enums, actual.enums, out);
+  diffRecords(
+    (n) => `table ${n}`,
+    expected.tables,
+    actual.tables,
+    out,
+    (table, e, a) => {
+      diffRecords((n) => `column ${table}.${n}`, e.columns, a.columns, out);
+      if (describe(e.primaryKey) !== describe(a.primaryKey)) {
+        out.push(
+          `primary key of ${table}: schema.prisma says ${describe(e.primaryKey)}, database has ${describe(a.primaryKey)}`,
+        );
+      }
+      diffRecords((n) => `index ${n} on ${table}`, e.indexes, a.indexes, out);
+      diffRecords((n) => `foreign key ${n} on ${table}`, e.foreignKeys, a.foreignKeys, out);
+    },
+  );
+  return out;
+}

@@ -1,0 +1,242 @@
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { BufferedLineWriter } from '../jsonl/encode';
+import type { ConfiguredAirbyteCatalog } from '../schema';
+import { parseArgs } from './args';
+import { compileConfigValidator } from './config';
+import { DestinationInput, type WriteBatch } from './destination';
+import { ConnectorError } from './errors';
+import { findStreamState } from './files';
+import { assertKnownStreams, CatalogIndex, StreamMapper } from './streams';
+
+const catalogOf = (...names: Array<string | [string, string]>): ConfiguredAirbyteCatalog => ({
+  streams: names.map((n) => ({
+    stream: {
+      name: typeof n === 'string' ? n : n[1],
+      ...(typeof n === 'string' ? {} : { namespace: n[0] }),
+      json_schema: {},
+      supported_sync_modes: ['full_refresh'],
+    },
+    sync_mode: 'full_refresh',
+    destination_sync_mode: 'append',
+  })),
+});
+
+describe('parseArgs', () => {
+  it('parses every Airbyte command', () => {
+    expect(parseArgs('source', ['spec'])).toEqual({ command: 'spec' });
+    expect(parseArgs('source', ['read', '--catalog', 'c', '--config=a', '--state', 's'])).toEqual({
+      command: 'read',
+      config: 'a',
+      catalog: 'c',
+      state: 's',
+    });
+    expect(parseArgs('destination', ['write', '--config', 'a', '--catalog', 'c'])).toEqual({
+      command: 'write',
+      config: 'a',
+      catalog: 'c',
+    });
+    expect(() => parseArgs('destination', ['discover', '--config', 'a'])).toThrow(
+      /unknown command "discover"/,
+    );
+    expect(() => parseArgs('source', ['check', '--config', 'a', '--config', 'b'])).toThrow(
+      /--config given twice/,
+    );
+  });
+});
+
+describe('config validation', () => {
+  const validate = compileConfigValidator({
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    type: 'object',
+    required: ['host', 'port'],
+    properties: {
+      host: { type: 'string', format: 'hostname', order: 0 },
+      port: { type: 'integer', minimum: 1, maximum: 65535 },
+      ssl: { type: 'boolean', default: true },
+      tunnel: {
+        type: 'object',
+        oneOf: [
+          { properties: { method: { const: 'NONE' } }, required: ['method'] },
+          {
+            properties: { method: { const: 'SSH' }, key: { type: 'string', airbyte_secret: true } },
+            required: ['method', 'key'],
+          },
+        ],
+      },
+      'odd key': { type: 'array', items: { type: 'string' } },
+    },
+  });
+
+  it('fills defaults on a copy and returns the config', () => {
+    const input = { host: 'db.example.org', port: 5432 };
+    expect(validate(input)).toEqual({ ok: true, config: { host: 'db.example.org', port: 5432, ssl: true } });
+    expect(input).toEqual({ host: 'db.example.org', port: 5432 });
+  });
+
+  it('names each failing path', () => {
+    const r = validate({ host: 'not a host!', port: 70000, tunnel: { method: 'SSH' }, 'odd key': ['a', 3] });
+    expect(r.ok).toBe(false);
+    const problems = r.ok ? [] : r.problems;
+    expect(problems).toContain('host: must match format "hostname"');
+    expect(problems).toContain('port: must be <= 65535');
+    expect(problems).toContain('tunnel.key: is required');
+    expect(problems).toContain('["odd key"][1]: must be string');
+    expect(validate([])).toEqual({ ok: false, problems: ['(root): must be a JSON object'] });
+    expect(validate({})).toEqual({ ok: false, problems: ['host: is required', 'port: is required'] });
+  });
+});
+
+describe('streams', () => {
+  it('finds stream state in STREAM, GLOBAL and LEGACY states', () => {
+    const states = [
+      {
+        type: 'STREAM' as const,
+        stream: { stream_descriptor: { name: 'a', namespace: 'x' }, stream_state: { c: 1 } },
+      },
+      {
+        type: 'GLOBAL' as const,
+        global: { stream_states: [{ stream_descriptor: { name: 'b' }, stream_state: { c: 2 } }] },
+      },
+      { type: 'LEGACY' as const, data: { d: { c: 3 } } },
+    ];
+    expect(findStreamState(states, 'a', 'x')).toEqual({ c: 1 });
+    expect(findStreamState(states, 'a')).toBeUndefined();
+    expect(findStreamState(states, 'b')).toEqual({ c: 2 });
+    expect(findStreamState(states, 'd')).toEqual({ c: 3 });
+  });
+
+  it('rejects catalogs naming streams a source lacks, or listing one twice', () => {
+    expect(() =>
+      assertKnownStreams(catalogOf('users', 'planets', ['x', 'moons']), ['users', 'products']),
+    ).toThrow(
+      'the catalog names streams "planets", "x.moons" that this source does not have; available streams: users, products',
+    );
+    expect(() => assertKnownStreams(catalogOf(['public', 'users']), ['users'])).not.toThrow();
+    expect(() =>
+      assertKnownStreams(catalogOf(['public', 'users']), [{ name: 'users', namespace: 'other' }]),
+    ).toThrow(/"public\.users"/);
+    expect(() => new CatalogIndex(catalogOf('a', 'a'))).toThrow('the catalog lists stream "a" twice');
+  });
+
+  it('maps records: renames, sets or removes namespaces, keeps selected fields', () => {
+    const mapper = new StreamMapper({
+      streams: [
+        {
+          source: { name: 'users', namespace: 'src' },
+          destination: { name: 'p_users', namespace: 'dst' },
+          selectedFields: ['id', 'gone'],
+        },
+        { source: { name: 'orders', namespace: 'src' }, destination: { name: 'orders' } },
+      ],
+    });
+    expect(
+      mapper.map({ stream: 'users', namespace: 'src', data: { id: 1, name: 'a' }, emitted_at: 1 }),
+    ).toEqual({
+      stream: 'p_users',
+      namespace: 'dst',
+      data: { id: 1 },
+      emitted_at: 1,
+    });
+    expect(mapper.map({ stream: 'orders', namespace: 'src', data: { x: 1 }, emitted_at: 1 })).toEqual({
+      stream: 'orders',
+      data: { x: 1 },
+      emitted_at: 1,
+    });
+    expect(() => mapper.map({ stream: 'users', data: {}, emitted_at: 1 })).toThrow(
+      'received a record for stream "users", which the stream mapping does not list',
+    );
+  });
+});
+
+/** A DestinationInput over in-memory partitions, with its echoes collected. */
+function harness(partitions: number, socketMode = true) {
+  const out = new PassThrough();
+  // biome-ignore lint/suspicious/noExplicitAny: assertions walk arbitrary message shapes
+  const echoed: Array<Record<string, any>> = [];
+  let text = '';
+  out.on('data', (c: Buffer) => {
+    text += c.toString();
+    const lines = text.split('\n');
+    text = lines.pop()!;
+    for (const l of lines) echoed.push(JSON.parse(l).state);
+  });
+  const writer = new BufferedLineWriter(out, { maxDelayMs: 0 });
+  const input = new DestinationInput(
+    writer,
+    new CatalogIndex(catalogOf('s')),
+    undefined,
+    socketMode,
+    undefined,
+  );
+  const streams = Array.from({ length: partitions }, (_, i) => {
+    const p = new PassThrough();
+    input.attach(p, `socket ${i}`);
+    return p;
+  });
+  const flush = async () => {
+    await writer.flush();
+    await new Promise((r) => setImmediate(r));
+  };
+  return { input, streams, echoed, flush };
+}
+
+const rec = (p: number) =>
+  `${JSON.stringify({ type: 'RECORD', record: { stream: 's', data: {}, emitted_at: 1, partition_id: p } })}\n`;
+const st = (id: number, p: number, count: number) =>
+  `${JSON.stringify({ type: 'STATE', state: { type: 'STREAM', stream: { stream_descriptor: { name: 's' } }, id, partition_id: p, sourceStats: { recordCount: count } } })}\n`;
+
+describe('DestinationInput', () => {
+  it('echoes acknowledged states in id order across partitions', async () => {
+    const { input, streams, echoed, flush } = harness(2);
+    const it = input[Symbol.asyncIterator]();
+    // State 2 arrives (and is acked) before state 1.
+    streams[1]!.write(rec(1) + st(2, 1, 1));
+    const first = (await it.next()).value as WriteBatch;
+    expect(first.partition).toBe(1);
+    input.ack(first.messages[1]!);
+    await flush();
+    expect(echoed).toEqual([]);
+    streams[0]!.write(rec(0) + rec(0) + st(1, 0, 2));
+    const second = (await it.next()).value as WriteBatch;
+    expect(second).toMatchObject({ partition: 0, records: 2 });
+    input.ack(second.messages[2]!);
+    await flush();
+    expect(echoed.map((s) => [s.id, s.destinationStats.recordCount])).toEqual([
+      [1, 2],
+      [2, 1],
+    ]);
+    for (const s of streams) s.end();
+    expect((await it.next()).done).toBe(true);
+    expect(() => input.finish()).not.toThrow();
+  });
+
+  it('fails when a state’s sourceStats disagree with the records received on its socket', async () => {
+    const { input, streams } = harness(1);
+    streams[0]!.end(rec(0) + st(1, 0, 5));
+    await expect(async () => {
+      for await (const _ of input) {
+        // consume
+      }
+    }).rejects.toThrow(
+      'socket 0 line 2: state id 1 says 5 records preceded it on this socket, but 1 arrived',
+    );
+  });
+
+  it('reports states that could not be echoed because an earlier id never arrived', async () => {
+    const { input, streams } = harness(1);
+    streams[0]!.end(rec(0) + st(2, 0, 1));
+    for await (const b of input) for (const m of b.messages) if (m.type === 'STATE') input.ack(m);
+    expect(() => input.finish()).toThrow(
+      'states 2 were acknowledged but not echoed: state id 1 never arrived',
+    );
+  });
+
+  it('reports a handler that stops reading early, and rejects foreign acks', async () => {
+    const { input, streams } = harness(1, false);
+    streams[0]!.write(rec(0));
+    for await (const _ of input) break;
+    expect(() => input.finish()).toThrow(ConnectorError);
+    expect(() => input.ack({ type: 'STREAM' })).toThrow(/needs a STATE message/);
+  });
+});

@@ -1,0 +1,13 @@
+/**
+ * What the middleware uses to run and talk to connectors, whatever the runtime. Depends on
+ * Node.js, zod and `./types` only (no Docker client), so the middleware can bundle it.
+ */
+export {
+  type AttachFifoOptions,
+  attachFifoConnector,
+  ConnectorLostError,
+  ConnectorStartTimeoutError,
+} from './docker/fifo';
+export { childConnectorStdio, spawnConnector } from './process/spawn-connector';
+export { buildProgramEnv } from './program-env';
+export * from './types';
