@@ -1,7 +1,11 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts'],
+  entry: {
+    index: 'src/index.ts',
+    testing: 'src/testing/index.ts',
+    'create-admin': 'src/bin/create-admin.ts',
+  },
   format: ['esm'],
   target: 'node20',
   platform: 'node',

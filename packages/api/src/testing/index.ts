@@ -1,0 +1,1 @@
+export { type ApiHarness, createTestUser, type HarnessClientOptions, startApiHarness } from './harness';
