@@ -1,7 +1,8 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts'],
+  // main.ts is the `sluice-worker` bin; index.ts what tests, the quickstart and the web app import.
+  entry: ['src/index.ts', 'src/main.ts'],
   format: ['esm'],
   target: 'node20',
   platform: 'node',

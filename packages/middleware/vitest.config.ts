@@ -1,3 +1,3 @@
 import { sluiceVitest } from '../../vitest.shared';
 
-export default sluiceVitest();
+export default sluiceVitest({ test: { globalSetup: ['./test/global-setup.ts'], testTimeout: 60_000 } });

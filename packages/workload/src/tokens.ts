@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { type DataplaneToken, type Db, type DbOrTx, hashToken } from '@sluice/db';
-import { DataplaneGroup } from './types';
+import { DATAPLANE_TOKEN_PREFIX, DataplaneGroup } from './types';
 
-/** Same prefix as `TOKEN_PREFIX.dataplane` in @sluice/api (which tells token kinds apart by it). */
-export const DATAPLANE_TOKEN_PREFIX = 'sluice_dp_';
+export { DATAPLANE_TOKEN_PREFIX };
+
 const MIN_TOKEN_LENGTH = DATAPLANE_TOKEN_PREFIX.length + 24;
 
 export class DataplaneTokenError extends Error {

@@ -48,6 +48,9 @@ export const DataplaneGroup = z
   );
 export type DataplaneGroup = z.infer<typeof DataplaneGroup>;
 
+/** Dataplane tokens start with this, so one is never mistaken for a user token. */
+export const DATAPLANE_TOKEN_PREFIX = 'sluice_dp_';
+
 /** Identifies one launcher process (host name + pid, a pod name, …). */
 export const LauncherId = z.string().min(1).max(200);
 export type LauncherId = z.infer<typeof LauncherId>;

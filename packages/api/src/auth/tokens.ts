@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hashToken } from '@sluice/db';
+import { DATAPLANE_TOKEN_PREFIX } from '@sluice/workload/types';
 
 /**
  * Token kinds are told apart by prefix, so a leaked token in a log or a ticket says what it
@@ -7,7 +8,7 @@ import { hashToken } from '@sluice/db';
  */
 export const TOKEN_PREFIX = {
   user: 'sluice_pat_',
-  dataplane: 'sluice_dp_',
+  dataplane: DATAPLANE_TOKEN_PREFIX,
   session: 'sluice_ses_',
 } as const;
 export type TokenKind = keyof typeof TOKEN_PREFIX;

@@ -304,6 +304,30 @@ describe('peekRecordEnvelope agrees with JSON.parse on a generated corpus', () =
     expect(invalid).toBeGreaterThan(3000);
   });
 
+  it('in structure mode, gives the same envelope and spans for every line full mode accepts', () => {
+    const m = new Prng(11);
+    let compared = 0;
+    const lines = [
+      ...corpus.map((c) => c.text),
+      ...Array.from({ length: 3000 }, () => mutate(corpus[m.int(corpus.length)]!.text, m)),
+    ];
+    for (const text of lines) {
+      const buf = Buffer.from(text);
+      const full = peekRecordEnvelope(buf);
+      if (full === null) continue;
+      expect(peekRecordEnvelope(buf, 0, buf.length, { validate: 'structure' }), text).toEqual(full);
+      compared++;
+    }
+    expect(compared).toBeGreaterThan(5000);
+  });
+
+  it('in structure mode, still finds the envelope when data holds what JSON.parse rejects', () => {
+    const text = '{"type":"RECORD","record":{"data":{"a":tru,"b":"x\\\\"},"stream":"s","namespace":"n"}}';
+    expect(peekRecordEnvelope(Buffer.from(text))).toBeNull();
+    const env = peekRecordEnvelope(Buffer.from(text), 0, text.length, { validate: 'structure' });
+    expect(env).toMatchObject({ type: 'RECORD', stream: 's', namespace: 'n' });
+  });
+
   it('reads only inside [start, end) of a larger buffer', () => {
     for (const { text: padded, declines } of corpus.slice(0, 500)) {
       if (declines) continue;

@@ -204,6 +204,55 @@ function skipValue(b: Uint8Array, p: number, e: number): number {
   }
 }
 
+/**
+ * Skips one value at p without validating it: strings are found with the native byte search
+ * (`Buffer#indexOf`), containers by counting brackets outside strings. About five times
+ * faster than {@link skipValue} on record data, which is almost all string bytes. Invalid JSON
+ * inside the value goes unnoticed here; whoever parses the value (the destination) rejects it.
+ */
+function skipValueStructural(b: Buffer, p: number, e: number): number {
+  p = skipWs(b, p, e);
+  let depth = 0;
+  while (p < e) {
+    const c = b[p]!;
+    if (c === QUOTE) {
+      let q = b.indexOf(QUOTE, p + 1);
+      for (;;) {
+        if (q < 0 || q >= e) return -1;
+        let backslashes = 0;
+        while (b[q - 1 - backslashes] === BACKSLASH) backslashes++;
+        if ((backslashes & 1) === 0) break;
+        q = b.indexOf(QUOTE, q + 1);
+      }
+      p = q + 1;
+      if (depth === 0) return p;
+    } else if (c === 0x7b || c === 0x5b) {
+      depth++;
+      p++;
+    } else if (c === 0x7d || c === 0x5d) {
+      if (depth === 0) return p; // the end of the enclosing object: a scalar ended before it
+      depth--;
+      p++;
+      if (depth === 0) return p;
+    } else if (depth === 0 && (c === 0x2c || c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09)) {
+      return p; // a scalar (number or literal) ends here
+    } else p++;
+  }
+  return depth === 0 ? p : -1;
+}
+
+export interface PeekOptions {
+  /**
+   * `full` (default): the whole line is checked as JSON, so the answer agrees with
+   * `JSON.parse`. `structure`: values other than `type`, `stream` and `namespace` are only
+   * skipped (strings and brackets), for routers that forward `data` untouched and leave its
+   * validation to the destination.
+   */
+  validate?: 'full' | 'structure';
+}
+
+let skipOther: (b: Buffer, p: number, e: number) => number = skipValue;
+
 /** Whether the key token [start, end) (quotes included, no escapes) spells `word`. */
 function tokenIs(b: Uint8Array, start: number, end: number, word: string): boolean {
   if (end - start - 2 !== word.length) return false;
@@ -259,8 +308,14 @@ function streamText(b: Uint8Array, start: number, end: number, flags: number): s
  * line is not valid JSON, not an object, has duplicate `type`/`record`/`stream`/`namespace`
  * keys, or has a non-string `type`, `stream` or `namespace` (namespace may be null).
  */
-export function peekRecordEnvelope(buf: Uint8Array, start = 0, end = buf.length): RecordEnvelope | null {
-  const b = buf;
+export function peekRecordEnvelope(
+  buf: Uint8Array,
+  start = 0,
+  end = buf.length,
+  options: PeekOptions = {},
+): RecordEnvelope | null {
+  const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  skipOther = options.validate === 'structure' ? skipValueStructural : skipValue;
   const e = end;
   const env: RecordEnvelope = {
     type: undefined,
@@ -299,7 +354,7 @@ export function peekRecordEnvelope(buf: Uint8Array, start = 0, end = buf.length)
         if (seenRecord || b[p] !== 0x7b) return null;
         seenRecord = true;
         p = scanRecord(b, p, e, env);
-      } else p = skipValue(b, p, e);
+      } else p = skipOther(b, p, e);
       if (p < 0) return null;
       p = skipWs(b, p, e);
       if (p >= e) return null;
@@ -316,7 +371,7 @@ export function peekRecordEnvelope(buf: Uint8Array, start = 0, end = buf.length)
 }
 
 /** At the record's `{`: fills stream/namespace into env, returns the position after `}`. */
-function scanRecord(b: Uint8Array, p: number, e: number, env: RecordEnvelope): number {
+function scanRecord(b: Buffer, p: number, e: number, env: RecordEnvelope): number {
   const recStart = p;
   p = skipWs(b, p + 1, e);
   if (p >= e) return -1;
@@ -360,7 +415,7 @@ function scanRecord(b: Uint8Array, p: number, e: number, env: RecordEnvelope): n
       env.namespaceMember = { start: ks, end: p };
       env.namespaceCommaBefore = commaBefore;
     } else {
-      p = skipValue(b, p, e);
+      p = skipOther(b, p, e);
       if (p < 0) return -1;
     }
     p = skipWs(b, p, e);

@@ -93,40 +93,44 @@ export class DockerRuntime implements WorkloadRuntime {
         ...connectorsToCreate.map((c) => c.image!),
         ...(middlewareToCreate ? [plan.middleware.image] : []),
       ];
-      for (const image of new Set(needed)) images.set(image, await this.inspectImage(image));
+      await Promise.all(
+        [...new Set(needed)].map(async (image) => images.set(image, await this.inspectImage(image))),
+      );
       await createWorkloadPipes(plan.workDir, connectorsToCreate);
 
-      try {
-        for (const c of connectorsToCreate) {
-          const spec = connectorContainerSpec(plan, c, images.get(c.image!)!);
-          const container = await this.create(spec);
-          if (container) created.push(container);
-        }
-        if (middlewareToCreate) {
-          const container = await this.create(middlewareContainerSpec(plan));
-          if (container) created.push(container);
-        }
-      } catch (e) {
+      // Created side by side: with the vfs storage driver each create copies a whole image, and
+      // one after another they made most of a docker launch's latency.
+      const specs = [
+        ...connectorsToCreate.map((c) => connectorContainerSpec(plan, c, images.get(c.image!)!)),
+        ...(middlewareToCreate ? [middlewareContainerSpec(plan)] : []),
+      ];
+      const results = await Promise.allSettled(specs.map((spec) => this.create(spec)));
+      for (const r of results) if (r.status === 'fulfilled' && r.value) created.push(r.value);
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) {
         await Promise.all(created.map((c) => c.remove({ force: true }).catch(() => {})));
-        throw e;
+        throw failed.reason;
       }
     }
 
     // Start what is only created (new, or left by a launch that died half-way); never restart an
-    // exited container. Connectors first: they wait on their pipes until the middleware opens them.
+    // exited container. Start order does not matter: each side blocks on its pipes until the
+    // other opens them.
     const all = await this.containersOf(workloadId);
-    const order = (c: Docker.ContainerInfo) => (roleOf(c) === MIDDLEWARE_ROLE ? 1 : 0);
     let startedAny = false;
-    for (const info of all.sort((a, b) => order(a) - order(b))) {
-      if (info.State !== 'created') continue;
-      try {
-        await this.docker.getContainer(info.Id).start();
-        startedAny = true;
-      } catch (e) {
-        if (statusOf(e) !== 304)
-          throw new Error(`cannot start container ${info.Names[0]}: ${(e as Error).message}`);
-      }
-    }
+    await Promise.all(
+      all
+        .filter((info) => info.State === 'created')
+        .map(async (info) => {
+          try {
+            await this.docker.getContainer(info.Id).start();
+            startedAny = true;
+          } catch (e) {
+            if (statusOf(e) !== 304)
+              throw new Error(`cannot start container ${info.Names[0]}: ${(e as Error).message}`);
+          }
+        }),
+    );
     this.log.info(
       { workloadId, created: created.length, started: startedAny },
       'workload launched on docker',

@@ -1,0 +1,7 @@
+'use client';
+
+import { ConnectionNewPage } from '../../../../../src/components/connections';
+
+export default function Page() {
+  return <ConnectionNewPage />;
+}

@@ -1,0 +1,7 @@
+'use client';
+
+import { ConnectionListPage } from '../../../../src/components/connections';
+
+export default function Page() {
+  return <ConnectionListPage />;
+}

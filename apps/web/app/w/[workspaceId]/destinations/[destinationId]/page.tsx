@@ -1,0 +1,7 @@
+'use client';
+
+import { ActorDetailPage } from '../../../../../src/components/actors';
+
+export default function Page() {
+  return <ActorDetailPage kind="destination" />;
+}

@@ -1,0 +1,7 @@
+'use client';
+
+import { ActorNewPage } from '../../../../../src/components/actors';
+
+export default function Page() {
+  return <ActorNewPage kind="source" />;
+}

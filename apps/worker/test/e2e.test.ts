@@ -1,0 +1,177 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type ApiServer, type AppRouter, SecretBox, startApiServer } from '@sluice/api';
+import { createTestUser } from '@sluice/api/testing';
+import { createTestDatabase, seedConnectorDefinitions, type TestDatabase } from '@sluice/db';
+import { createTRPCClient, httpLink, type TRPCClient } from '@trpc/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createPlatformServices,
+  type PlatformServices,
+  processExecutor,
+  type RunningWorker,
+  startWorker,
+} from '../src';
+import { dropPrefix, quiet, REDIS_URL, testKey, uniquePrefix, waitFor } from './helpers';
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const prefix = uniquePrefix('e2e');
+const box = new SecretBox(testKey());
+let t: TestDatabase;
+let worker: RunningWorker;
+let web: PlatformServices;
+let server: ApiServer;
+let api: TRPCClient<AppRouter>;
+let workspaceId: string;
+let root: string;
+let out: string;
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'sluice-worker-e2e-'));
+  out = join(root, 'out');
+  t = await createTestDatabase({ poolMax: 8 });
+  // The repository's connectors, as the bootloader seeds them (the two used here must be built).
+  const seeded = await seedConnectorDefinitions(t.db, {
+    connectorsRoot: join(repo, 'connectors'),
+    logger: quiet,
+  });
+  expect(seeded.failed.map((f) => f.name)).not.toContain('source-faker');
+  expect(seeded.failed.map((f) => f.name)).not.toContain('destination-local-jsonl');
+  worker = await startWorker({
+    db: t.db,
+    redis: REDIS_URL,
+    prefix,
+    box,
+    logger: quiet,
+    concurrency: 10,
+    config: { workloadPollMs: 5000 },
+    localLauncher: { executor: processExecutor({ db: t.db, box }), concurrency: 2, heartbeatIntervalMs: 500 },
+    sweeps: false,
+    metricsPort: null,
+  });
+  // The API process: only the client side of the worker (no workflow runs here).
+  web = createPlatformServices({ db: t.db, redis: REDIS_URL, prefix, logger: quiet });
+  server = await startApiServer({
+    db: t.db,
+    box,
+    logger: quiet,
+    runner: web.connectorRunner,
+    connections: web.orchestrator,
+    workload: web.workload,
+  });
+  const ws = await t.db.workspace.create({ data: { name: 'E2E', slug: `e2e-${prefix}` } });
+  workspaceId = ws.id;
+  const { token } = await createTestUser(t.db, { workspaceId, role: 'admin' });
+  api = createTRPCClient<AppRouter>({
+    links: [httpLink({ url: server.url, headers: () => ({ authorization: `Bearer ${token}` }) })],
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await server?.close();
+  await web?.close();
+  await worker?.close(2000);
+  await t?.drop();
+  await dropPrefix(prefix);
+  await rm(root, { recursive: true, force: true });
+});
+
+async function jobDone(jobId: string) {
+  return waitFor(
+    `job ${jobId}`,
+    async () => {
+      const job = await api.job.get.query({ jobId });
+      return ['succeeded', 'failed', 'cancelled'].includes(job.status) ? job : null;
+    },
+    60_000,
+    200,
+  );
+}
+
+describe('the Config API on the worker, with connectors run as local processes', () => {
+  it('checks, discovers, creates a connection, syncs on demand and resumes from state', async () => {
+    const faker = await t.db.connectorDefinition.findUniqueOrThrow({ where: { name: 'source-faker' } });
+    const jsonl = await t.db.connectorDefinition.findUniqueOrThrow({
+      where: { name: 'destination-local-jsonl' },
+    });
+    const source = await api.source.create.mutate({
+      workspaceId,
+      definitionId: faker.id,
+      name: 'Faker',
+      config: { count: 120, seed: 3, records_per_slice: 40, parallelism: 1, always_updated: false },
+    });
+    const destination = await api.destination.create.mutate({
+      workspaceId,
+      definitionId: jsonl.id,
+      name: 'Files',
+      config: { destination_path: out },
+    });
+
+    // Check and discover run as workflows + workloads, from the API process.
+    const check = await api.source.check.mutate({ sourceId: source.id });
+    expect(check).toMatchObject({ status: 'succeeded', jobStatus: 'succeeded' });
+    const checkWorkload = await t.db.workload.findUniqueOrThrow({ where: { id: `${check.jobId}_0_check` } });
+    expect(checkWorkload).toMatchObject({ type: 'check', status: 'success' });
+    expect((await api.destination.check.mutate({ destinationId: destination.id })).status).toBe('succeeded');
+    const discovered = await api.source.discover.mutate({ sourceId: source.id });
+    expect(discovered.failure).toBeNull();
+    expect(discovered.catalog!.streams.map((s) => s.name).sort()).toEqual(['products', 'purchases', 'users']);
+
+    const connection = await api.connection.create.mutate({
+      workspaceId,
+      sourceId: source.id,
+      destinationId: destination.id,
+      prefix: 'raw_',
+      catalog: {
+        streams: [
+          {
+            stream: { name: 'users' },
+            selected: true,
+            syncMode: 'incremental',
+            destinationSyncMode: 'append',
+          },
+          {
+            stream: { name: 'products' },
+            selected: true,
+            syncMode: 'full_refresh',
+            destinationSyncMode: 'overwrite',
+          },
+          {
+            stream: { name: 'purchases' },
+            selected: false,
+            syncMode: 'full_refresh',
+            destinationSyncMode: 'append',
+          },
+        ],
+      },
+    });
+    const first = await api.connection.syncNow.mutate({ connectionId: connection.id });
+    const job1 = await jobDone(first.jobId);
+    expect(job1.status, JSON.stringify(job1.attempts.map((a) => a.failureSummary))).toBe('succeeded');
+    expect(job1.totals).toMatchObject({
+      recordsEmitted: expect.any(Number),
+      recordsCommitted: expect.any(Number),
+    });
+    const users = (await readFile(join(out, 'raw_users.jsonl'), 'utf8')).trim().split('\n');
+    expect(users).toHaveLength(120);
+    expect(JSON.parse(users[0]!)._airbyte_data).toHaveProperty('id');
+    const products = (await readFile(join(out, 'raw_products.jsonl'), 'utf8')).trim().split('\n');
+    expect(products.length).toBeGreaterThan(0);
+    const state = await api.connection.state.query({ connectionId: connection.id });
+    expect(state.streams.map((s) => s.name).sort()).toEqual(['products', 'users']);
+
+    // The second sync starts from the committed state: no new users (always_updated is off),
+    // products overwritten (a new generation), so the files hold one copy each.
+    const second = await api.connection.syncNow.mutate({ connectionId: connection.id });
+    const job2 = await jobDone(second.jobId);
+    expect(job2.status).toBe('succeeded');
+    expect((await readFile(join(out, 'raw_users.jsonl'), 'utf8')).trim().split('\n')).toHaveLength(120);
+    expect((await readFile(join(out, 'raw_products.jsonl'), 'utf8')).trim().split('\n')).toHaveLength(
+      products.length,
+    );
+    const log = await api.job.attemptLog.query({ jobId: second.jobId }).catch(() => null);
+    if (log) expect(log.chunks.length).toBeGreaterThan(0);
+  }, 120_000);
+});
