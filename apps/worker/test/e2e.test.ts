@@ -5,22 +5,19 @@ import { fileURLToPath } from 'node:url';
 import { type ApiServer, type AppRouter, SecretBox, startApiServer } from '@sluice/api';
 import { createTestUser } from '@sluice/api/testing';
 import { createTestDatabase, seedConnectorDefinitions, type TestDatabase } from '@sluice/db';
+import { type RunningLauncher, startLauncher } from '@sluice/launcher';
+import { createDataplaneToken } from '@sluice/workload';
 import { createTRPCClient, httpLink, type TRPCClient } from '@trpc/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createPlatformServices,
-  type PlatformServices,
-  processExecutor,
-  type RunningWorker,
-  startWorker,
-} from '../src';
+import { createPlatformServices, type PlatformServices, type RunningWorker, startWorker } from '../src';
 import { dropPrefix, quiet, REDIS_URL, testKey, uniquePrefix, waitFor } from './helpers';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const prefix = uniquePrefix('e2e');
+const prefix = uniquePrefix('e2e-launcher');
 const box = new SecretBox(testKey());
 let t: TestDatabase;
 let worker: RunningWorker;
+let launcher: RunningLauncher;
 let web: PlatformServices;
 let server: ApiServer;
 let api: TRPCClient<AppRouter>;
@@ -29,7 +26,7 @@ let root: string;
 let out: string;
 
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'sluice-worker-e2e-'));
+  root = await mkdtemp(join(tmpdir(), 'sluice-worker-launcher-e2e-'));
   out = join(root, 'out');
   t = await createTestDatabase({ poolMax: 8 });
   // The repository's connectors, as the bootloader seeds them (the two used here must be built).
@@ -47,7 +44,8 @@ beforeAll(async () => {
     logger: quiet,
     concurrency: 10,
     config: { workloadPollMs: 5000 },
-    localLauncher: { executor: processExecutor({ db: t.db, box }), concurrency: 2, heartbeatIntervalMs: 500 },
+    // Workloads go to the real launcher: no local one.
+    localLauncher: null,
     sweeps: false,
     metricsPort: null,
   });
@@ -61,6 +59,24 @@ beforeAll(async () => {
     connections: web.orchestrator,
     workload: web.workload,
   });
+  // The real launcher (process runtime) starts the real middleware (packages/middleware/dist/cli.js),
+  // which reports to the Workload API of the server above.
+  const { token: dataplaneToken } = await createDataplaneToken(t.db, {
+    name: 'e2e',
+    dataplaneGroup: 'default',
+  });
+  launcher = await startLauncher({
+    apiUrl: server.url,
+    dataplaneToken,
+    redisUrl: REDIS_URL,
+    queuePrefix: prefix,
+    runtime: 'process',
+    workloadsRoot: join(root, 'workloads'),
+    concurrency: 2,
+    metricsPort: null,
+    socketMode: 'off',
+    logger: quiet,
+  });
   const ws = await t.db.workspace.create({ data: { name: 'E2E', slug: `e2e-${prefix}` } });
   workspaceId = ws.id;
   const { token } = await createTestUser(t.db, { workspaceId, role: 'admin' });
@@ -70,6 +86,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  await launcher?.stop({ timeoutMs: 5000 });
   await server?.close();
   await web?.close();
   await worker?.close(2000);
@@ -90,7 +107,7 @@ async function jobDone(jobId: string) {
   );
 }
 
-describe('the Config API on the worker, with connectors run as local processes', () => {
+describe('the Config API on the worker, with workloads run by the real launcher and middleware', () => {
   it('checks, discovers, creates a connection, syncs on demand and resumes from state', async () => {
     const faker = await t.db.connectorDefinition.findUniqueOrThrow({ where: { name: 'source-faker' } });
     const jsonl = await t.db.connectorDefinition.findUniqueOrThrow({
@@ -113,7 +130,7 @@ describe('the Config API on the worker, with connectors run as local processes',
     const check = await api.source.check.mutate({ sourceId: source.id });
     expect(check).toMatchObject({ status: 'succeeded', jobStatus: 'succeeded' });
     const checkWorkload = await t.db.workload.findUniqueOrThrow({ where: { id: `${check.jobId}_0_check` } });
-    expect(checkWorkload).toMatchObject({ type: 'check', status: 'success' });
+    expect(checkWorkload).toMatchObject({ type: 'check', status: 'success', claimedBy: launcher.id });
     expect((await api.destination.check.mutate({ destinationId: destination.id })).status).toBe('succeeded');
     const discovered = await api.source.discover.mutate({ sourceId: source.id });
     expect(discovered.failure).toBeNull();
