@@ -13,7 +13,10 @@ const demoDb = process.env.SLUICE_DEMO_DATABASE ?? 'sluice_demo';
 let cookie = '';
 
 async function call(kind, path, input) {
-  const url = kind === 'query' ? `${api}/${path}?input=${encodeURIComponent(JSON.stringify(input ?? {}))}` : `${api}/${path}`;
+  const url =
+    kind === 'query'
+      ? `${api}/${path}?input=${encodeURIComponent(JSON.stringify(input ?? {}))}`
+      : `${api}/${path}`;
   const res = await fetch(url, {
     method: kind === 'query' ? 'GET' : 'POST',
     headers: { 'content-type': 'application/json', ...(cookie ? { cookie } : {}) },
@@ -46,7 +49,9 @@ await call('mutation', 'auth.login', {
   email: process.env.SLUICE_ADMIN_EMAIL,
   password: process.env.SLUICE_ADMIN_PASSWORD,
 });
-const { token } = await call('mutation', 'workspace.tokens.create', { name: `quickstart ${new Date().toISOString()}` });
+const { token } = await call('mutation', 'workspace.tokens.create', {
+  name: `quickstart ${new Date().toISOString()}`,
+});
 cli(['login', '--url', base, '--token', '-'], token);
 
 Object.assign(process.env, {

@@ -7,19 +7,15 @@ const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /**
  * Workspace packages are compiled from their TypeScript source into the server bundle (the
  * same `sluice-source` entry vitest and tsc use), so the web build needs no other package's
- * dist/ and sees one copy of each module. The worker's platform services (connection
- * orchestrator, workflow-based connector runner) come from apps/worker's source the same way.
+ * dist/ and sees one copy of each module.
  */
-const workspaceSources: Record<string, string> = {
-  ...Object.fromEntries(
-    ['api', 'db', 'shared', 'protocol', 'workload', 'workflow'].map((name) => [
-      `@sluice/${name}`,
-      // Relative to this app's directory.
-      `../../packages/${name}/src/index.ts`,
-    ]),
-  ),
-  '@sluice/worker': '../../apps/worker/src/index.ts',
-};
+const workspaceSources: Record<string, string> = Object.fromEntries(
+  ['api', 'db', 'shared', 'protocol', 'workload', 'workflow', 'platform'].map((name) => [
+    `@sluice/${name}`,
+    // Relative to this app's directory.
+    `../../packages/${name}/src/index.ts`,
+  ]),
+);
 
 const config: NextConfig = {
   // Loaded by Node at run time, not bundled: Prisma's runtime, the pg driver, pino's worker

@@ -26,6 +26,11 @@ describe('launcher environment', () => {
     expect(opts).toMatchObject({ apiUrl: base.SLUICE_API_URL, dataplaneToken: TOKEN, runtime: 'process' });
     expect(opts).not.toHaveProperty('launcherId');
     expect(opts).not.toHaveProperty('middlewareCommand');
+    expect(opts.middlewareNodeFlags).toEqual(['--max-semi-space-size=4']);
+    expect(
+      launcherOptionsFromEnv(loadLauncherEnv({ ...base, SLUICE_MIDDLEWARE_NODE_FLAGS: 'none' }))
+        .middlewareNodeFlags,
+    ).toEqual([]);
   });
 
   it('parses overrides, commands as JSON or words, and treats empty values as unset', () => {

@@ -12,6 +12,7 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 /** The middleware program the process runtime starts when none is configured. */
 export const DEFAULT_MIDDLEWARE_CLI = path.join(REPO_ROOT, 'packages/middleware/dist/cli.js');
 export const DEFAULT_MIDDLEWARE_IMAGE = 'sluice/middleware:dev';
+export const DEFAULT_MIDDLEWARE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
 export const DEFAULT_WORKLOADS_ROOT = path.join(os.tmpdir(), 'sluice', 'workloads');
 export const DEFAULT_METRICS_PORT = 9465;
 
@@ -62,6 +63,12 @@ export const LauncherEnv = z.object({
   SLUICE_METRICS_HOST: z.string().min(1).default('0.0.0.0'),
   /** Process runtime: the middleware's argv prefix (JSON array or space-separated). */
   SLUICE_MIDDLEWARE_COMMAND: Argv.optional(),
+  /**
+   * Process runtime: V8 flags for the middleware's node (JSON array or space-separated; `none`
+   * for none). The default, a 4 MB semi-space, keeps the middleware's RSS ~25 MB lower at no CPU
+   * cost (it allocates little per record).
+   */
+  SLUICE_MIDDLEWARE_NODE_FLAGS: Argv.default(() => [...DEFAULT_MIDDLEWARE_NODE_FLAGS]),
   /** Docker runtime: the middleware image, and optionally a command replacing its entrypoint. */
   SLUICE_MIDDLEWARE_IMAGE: z.string().min(1).default(DEFAULT_MIDDLEWARE_IMAGE),
   SLUICE_MIDDLEWARE_IMAGE_COMMAND: Argv.optional(),

@@ -5,6 +5,8 @@ import { createRuntime, ImageNotFoundError, type WorkloadRuntime } from '@sluice
 import { createLogger, type Logger } from '@sluice/shared';
 import {
   DEFAULT_QUEUE_PREFIX,
+  type FleetMembership,
+  joinFleet,
   subscribeWorkloadEvents,
   type WorkloadEvent,
   type WorkloadEventSubscription,
@@ -20,12 +22,13 @@ import {
   DEFAULT_METRICS_PORT,
   DEFAULT_MIDDLEWARE_CLI,
   DEFAULT_MIDDLEWARE_IMAGE,
+  DEFAULT_MIDDLEWARE_NODE_FLAGS,
   DEFAULT_WORKLOADS_ROOT,
   defaultLauncherId,
   type LauncherEnv,
 } from './env';
 import { InputError, parseLaunchInput, type WorkloadType } from './input';
-import { buildWorkloadLayout, type RuntimeKind, type WorkloadLayout } from './layout';
+import { buildWorkloadLayout, type RuntimeKind, type WorkloadLayout, withNodeFlags } from './layout';
 import {
   createLauncherMetrics,
   type HealthReport,
@@ -58,6 +61,9 @@ export interface LauncherOptions {
   metricsHost?: string;
   /** Process runtime: the middleware's argv prefix. Default `node packages/middleware/dist/cli.js`. */
   middlewareCommand?: string[];
+  /** Process runtime: flags added after the middleware's node executable. Default
+   * `--max-semi-space-size=4`; `[]` for none. */
+  middlewareNodeFlags?: string[];
   /** Docker runtime: the middleware image (default sluice/middleware:dev) and an entrypoint override. */
   middlewareImage?: string;
   middlewareImageCommand?: string[];
@@ -73,6 +79,8 @@ export interface LauncherOptions {
   stopGraceMs?: number;
   /** How long start-up retries an unreachable API. Default 60 s. */
   startupTimeoutMs?: number;
+  /** How often this launcher refreshes its record in the fleet registry. Default 5 s. */
+  fleetIntervalMs?: number;
   logger?: Logger;
   /** Fault injection for tests: runs right after a claim succeeded, before anything is launched. */
   afterClaim?: (workloadId: string) => Promise<void> | void;
@@ -108,6 +116,10 @@ export function launcherOptionsFromEnv(env: LauncherEnv): LauncherOptions {
     metricsPort: env.SLUICE_METRICS_PORT,
     metricsHost: env.SLUICE_METRICS_HOST,
     ...(env.SLUICE_MIDDLEWARE_COMMAND ? { middlewareCommand: env.SLUICE_MIDDLEWARE_COMMAND } : {}),
+    middlewareNodeFlags:
+      env.SLUICE_MIDDLEWARE_NODE_FLAGS.length === 1 && env.SLUICE_MIDDLEWARE_NODE_FLAGS[0] === 'none'
+        ? []
+        : env.SLUICE_MIDDLEWARE_NODE_FLAGS,
     middlewareImage: env.SLUICE_MIDDLEWARE_IMAGE,
     ...(env.SLUICE_MIDDLEWARE_IMAGE_COMMAND
       ? { middlewareImageCommand: env.SLUICE_MIDDLEWARE_IMAGE_COMMAND }
@@ -168,6 +180,8 @@ class Launcher implements RunningLauncher {
   private worker: Worker | undefined;
   private workerRedis: Redis | undefined;
   private events: WorkloadEventSubscription | undefined;
+  private fleetRedis: Redis | undefined;
+  private fleet: FleetMembership | undefined;
   private metricsServer: MetricsServer | undefined;
   private timers: NodeJS.Timeout[] = [];
   private intake: Promise<void> = Promise.resolve();
@@ -283,6 +297,22 @@ class Launcher implements RunningLauncher {
       t.unref();
       this.timers.push(t);
     };
+    // In the fleet the API shows (workload.admin.fleet), refreshed every few seconds.
+    this.fleetRedis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
+    this.fleetRedis.on('error', () => {});
+    this.fleet = joinFleet(
+      this.fleetRedis,
+      prefix,
+      {
+        kind: 'launcher',
+        id: this.id,
+        dataplaneGroup: this.group,
+        runtime: this.kind,
+        capacity: this.capacity,
+        running: () => this.launched.size,
+      },
+      { logger: this.log, ...(this.opts.fleetIntervalMs ? { intervalMs: this.opts.fleetIntervalMs } : {}) },
+    );
     every(this.opts.capacityPollMs ?? 2_000, () => this.pollRunning(), 'capacity poll');
     every(this.opts.reconcileIntervalMs ?? 30_000, () => this.reconcile(), 'reconcile');
     void this.reconcile().catch((err: Error) =>
@@ -319,6 +349,8 @@ class Launcher implements RunningLauncher {
       }
     }
     await Promise.race([this.attemptLog.flushAll(), sleep(2_000)]);
+    await Promise.race([this.fleet?.leave(), sleep(2_000)]);
+    await this.fleetRedis?.quit().catch(() => this.fleetRedis?.disconnect());
     await this.events?.close().catch(() => {});
     await this.workerRedis?.quit().catch(() => this.workerRedis?.disconnect());
     await this.metricsServer?.close();
@@ -476,7 +508,10 @@ class Launcher implements RunningLauncher {
         runtime: this.kind,
         socketMode: this.opts.socketMode ?? 'auto',
         middleware: {
-          command: this.opts.middlewareCommand ?? [process.execPath, DEFAULT_MIDDLEWARE_CLI],
+          command: withNodeFlags(
+            this.opts.middlewareCommand ?? [process.execPath, DEFAULT_MIDDLEWARE_CLI],
+            this.opts.middlewareNodeFlags ?? DEFAULT_MIDDLEWARE_NODE_FLAGS,
+          ),
           image: this.opts.middlewareImage ?? DEFAULT_MIDDLEWARE_IMAGE,
           ...(this.opts.middlewareImageCommand ? { imageCommand: this.opts.middlewareImageCommand } : {}),
           env: {

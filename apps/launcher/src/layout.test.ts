@@ -5,7 +5,7 @@ import { loadWorkdir, MiddlewareConfig } from '@sluice/middleware';
 import { parseLaunchPlan } from '@sluice/runtime';
 import { describe, expect, it } from 'vitest';
 import { parseLaunchInput } from './input';
-import { buildWorkloadLayout, type LayoutArgs, socketCountFor } from './layout';
+import { buildWorkloadLayout, type LayoutArgs, socketCountFor, withNodeFlags } from './layout';
 import { writeWorkDir } from './workdir';
 
 const TOKEN = 'sluice_dp_abcdefghijklmnopqrstuvwxyz0123456789';
@@ -175,7 +175,8 @@ describe('buildWorkloadLayout', () => {
       DATA_CHANNEL_MEDIUM: 'SOCKET',
       SLUICE_STREAM_MAPPING: '/var/sluice/w1/destination/streamMapping.json',
     });
-    expect(destination!.stdin).toBe(false);
+    // stdin carries the source's stream statuses in socket mode.
+    expect(destination!.stdin).toBe(true);
     expect(JSON.parse(file(l, 'middleware.json')!.content).socketCount).toBe(2);
     expect(l.dirs).toContainEqual({ path: 'sockets', mode: 0o700 });
     expect(JSON.parse(file(l, 'destination/streamMapping.json')!.content).streams[0]).toEqual({
@@ -224,7 +225,35 @@ describe('buildWorkloadLayout', () => {
       type: 'discover',
       runtime: 'process',
       connectorIo: 'spawn',
+      actorType: 'source',
     });
+    // The middleware attributes failures without asking the API which actor it runs.
+    expect(JSON.parse(file(check, 'middleware.json')!.content)).toMatchObject({ actorType: 'destination' });
+    expect(JSON.parse(file(spec, 'middleware.json')!.content)).toMatchObject({ actorType: 'source' });
+  });
+
+  it("starts the middleware's node with its flags, unless the command sets them", () => {
+    const flags = ['--max-semi-space-size=4'];
+    expect(withNodeFlags([process.execPath, '/mw/cli.js'], flags)).toEqual([
+      process.execPath,
+      '--max-semi-space-size=4',
+      '/mw/cli.js',
+    ]);
+    expect(withNodeFlags(['/usr/local/bin/node', '/mw/cli.js'], flags)).toEqual([
+      '/usr/local/bin/node',
+      '--max-semi-space-size=4',
+      '/mw/cli.js',
+    ]);
+    expect(withNodeFlags(['node', '--max_semi_space_size=8', '/mw/cli.js'], flags)).toEqual([
+      'node',
+      '--max_semi_space_size=8',
+      '/mw/cli.js',
+    ]);
+    expect(withNodeFlags(['/opt/sluice-middleware', '--workdir'], flags)).toEqual([
+      '/opt/sluice-middleware',
+      '--workdir',
+    ]);
+    expect(withNodeFlags(['node', '/mw/cli.js'], [])).toEqual(['node', '/mw/cli.js']);
   });
 
   it('lays out for docker: images, fifo io, files readable by any container user', () => {

@@ -57,6 +57,9 @@ export interface MiddlewareConfig {
   /** Sync: the state generation of the input the launcher read (and wrote inputState.json from):
    * committed state is reported against it, so a reset since then refuses it. */
   stateGeneration?: number;
+  /** spec/check/discover: whether the connector is a source or a destination (the failure's
+   * origin, and the actor a CONTROL update is saved on), so the middleware need not ask. */
+  actorType?: 'source' | 'destination';
 }
 
 export interface MiddlewareSettings {
@@ -96,6 +99,20 @@ export interface WorkloadLayout {
   middlewareConfig: MiddlewareConfig;
   /** Why stdio was chosen although socket mode was possible, for the attempt log. */
   notes: string[];
+}
+
+/**
+ * The middleware's argv prefix with node flags added after the node executable (flags the
+ * command already sets win). A command that does not start with node is left alone.
+ */
+export function withNodeFlags(command: readonly string[], flags: readonly string[]): string[] {
+  const [exe, ...rest] = command;
+  if (!exe || flags.length === 0) return [...command];
+  const isNode = exe === process.execPath || /^node(js)?\d*(\.exe)?$/.test(path.basename(exe));
+  if (!isNode) return [...command];
+  const name = (f: string) => f.split('=')[0]!.replaceAll('_', '-');
+  const set = new Set(rest.filter((a) => a.startsWith('--')).map(name));
+  return [exe, ...flags.filter((f) => !set.has(name(f))), ...rest];
 }
 
 /** Variables of the middleware's environment that never go to disk. */
@@ -210,7 +227,6 @@ export function buildWorkloadLayout(args: LayoutArgs): WorkloadLayout {
 
     let sourceEnv = airbyteEnv(input, source);
     let destinationEnv = airbyteEnv(input, destination);
-    let socketCount: number | undefined;
     if (args.socketMode === 'auto' && source.supportsSocket && destination.supportsSocket) {
       const count = socketCountFor(source, destination);
       const paths = socketPaths(workDir, count);
@@ -219,7 +235,6 @@ export function buildWorkloadLayout(args: LayoutArgs): WorkloadLayout {
           `socket mode skipped: socket paths under ${workDir} exceed ${MAX_SOCKET_PATH_BYTES} bytes; using stdio (shorten SLUICE_WORKLOADS_ROOT)`,
         );
       } else {
-        socketCount = count;
         const channel = socketModeEnv(paths);
         sourceEnv = { ...sourceEnv, ...channel };
         destinationEnv = {
@@ -259,12 +274,14 @@ export function buildWorkloadLayout(args: LayoutArgs): WorkloadLayout {
           abs('destination', CATALOG_FILE),
         ],
         env: destinationEnv,
-        // In socket mode records arrive over the sockets; an unused stdin pipe would only block.
-        stdin: socketCount === undefined,
+        // In socket mode records arrive over the sockets, and stdin carries the source's stream
+        // statuses: the middleware forwards them, so the destination knows which streams completed.
+        stdin: true,
       }),
     );
   } else {
     const connector = input.connector!;
+    middlewareConfig.actorType = connector.actorType;
     dirs.push({ path: 'connector', mode: m.dir });
     const argv: string[] = [type];
     if (type !== 'spec') {

@@ -172,6 +172,28 @@ export async function bundleMiddleware(outDir: string): Promise<string> {
   return outfile;
 }
 
+/**
+ * A connector of connectors/ bundled from its source with the workspace's current SDK (its
+ * built bin/ carries the SDK of its last build): the argv to run it.
+ */
+export async function bundleConnector(name: string, outDir: string): Promise<string[]> {
+  const outfile = path.join(outDir, 'connectors', `${name}.mjs`);
+  await build({
+    entryPoints: [path.join(REPO, 'connectors', name, 'src/index.ts')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    conditions: ['sluice-source'],
+    logLevel: 'error',
+    banner: {
+      js: "import { createRequire as __sluiceRequire } from 'node:module'; const require = __sluiceRequire(import.meta.url);",
+    },
+  });
+  return [process.execPath, outfile];
+}
+
 export const TEST_MIDDLEWARE_IMAGE = 'sluice/launcher-test-middleware:dev';
 
 /** An image of the bundled middleware, as packages/middleware/Dockerfile builds it. */

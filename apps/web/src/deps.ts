@@ -6,12 +6,12 @@ import {
   SecretBox,
 } from '@sluice/api';
 import { createDb, type Db } from '@sluice/db';
+import { createPlatformServices, type PlatformServices } from '@sluice/platform';
 import { createLogger, type Logger } from '@sluice/shared';
-import { createPlatformServices, type PlatformServices } from '@sluice/worker';
 import { loadWorkloadEnv, type WorkloadApiOptions } from '@sluice/workload';
 import { loadWebEnv, type WebEnv } from './env';
 
-/** The worker-side services a web server plugs into the API (all optional). */
+/** The platform services (`@sluice/platform`) a web server plugs into the API (all optional). */
 export interface PlatformParts {
   /** `ApiDeps.connections`: sync now, cancel, reset and lifecycle signals. */
   orchestrator?: ConnectionOrchestrator;
@@ -64,8 +64,8 @@ const store = globalThis as typeof globalThis & { __sluiceApi?: Store };
 
 /**
  * The API's dependencies, built on first use from the environment: with REDIS_URL, the
- * worker's platform services (connection orchestrator, workflow-based connector runner,
- * workload dispatch). A missing or malformed variable throws an error naming it, never its value.
+ * platform services (connection orchestrator, workflow-based connector runner, workload
+ * dispatch and completion signals; the worker runs the workflows). A missing or malformed variable throws an error naming it, never its value.
  */
 export function getApiDeps(): ApiDeps {
   return getStore().deps;

@@ -233,11 +233,19 @@ describe('dashboard', () => {
   it('shows the fleet, settings and every list page; API errors in words', async () => {
     await go(`/w/${ws}/fleet`);
     await waitForText(page, 'Queues by dataplane group');
-    // Queue depths come from workload.admin.queueDepth; the fleet members and running workloads
-    // need procedures the API does not serve yet, and the page says so.
+    // Queue depths (workload.admin.queueDepth), the workers and launchers that report in
+    // (workload.admin.fleet: the stack runs one of each) and what runs (workload.admin.listActive).
     await waitForText(page, /No dataplane group has workloads|Oldest pending/);
-    await waitForText(page, 'workload.admin.fleet');
-    await waitForText(page, 'workload.admin.listActive');
+    const members = page.locator('section[aria-labelledby="members-title"] tbody tr');
+    await members
+      .filter({ hasText: /^launcher/ })
+      .first()
+      .waitFor();
+    await members
+      .filter({ hasText: /^worker/ })
+      .first()
+      .waitFor();
+    await waitForText(page, /Nothing is running|Heartbeat/);
     await screenshot(page, 'fleet');
     await go(`/w/${ws}/settings`);
     await page.getByLabel('Token name').fill('ci');

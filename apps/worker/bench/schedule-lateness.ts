@@ -11,9 +11,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { SecretBox } from '@sluice/api';
 import { canonicalJson, createDb, createTestDatabase, type Prisma } from '@sluice/db';
+import { createPlatformServices } from '@sluice/platform';
 import { createLogger } from '@sluice/shared';
 import { Redis } from 'ioredis';
-import { createPlatformServices, noopWorkloads, startWorker } from '../src';
+import { noopWorkloads, startWorker } from '../src';
 
 const args = Object.fromEntries(
   process.argv

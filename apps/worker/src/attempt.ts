@@ -1,24 +1,28 @@
-import { createHash } from 'node:crypto';
 import {
-  ConnectionCatalog,
-  carryOverCatalog,
-  diffCatalogs,
-  type SchemaChange,
-  validateConnectionCatalog,
+  applyDiscoveredSchema,
+  configHash,
+  SCHEMA_CONNECTION_INCLUDE,
+  storeDiscoveredCatalog,
 } from '@sluice/api';
-import { type ConnectorDefinition, canonicalJson, type Db, Prisma } from '@sluice/db';
-import { AirbyteCatalog, type ConnectorSpecification, type DestinationSyncMode } from '@sluice/protocol';
+import type { ConnectorDefinition, Prisma } from '@sluice/db';
+import {
+  connectionMutexKey,
+  type FailureReason,
+  type JobSnapshot,
+  platformFailure,
+  streamLabel,
+  WORKLOAD_SIGNAL,
+  type WorkloadOutcome,
+  workloadIdFor,
+} from '@sluice/platform';
+import { AirbyteCatalog } from '@sluice/protocol';
 import type { ConnectorInput, CreateWorkload, WorkloadInput } from '@sluice/workload';
-import { configuredCatalogFor, streamKey, streamLabel } from './catalog';
+import { configuredCatalogFor } from './catalog';
 import type { WorkflowDeps } from './deps';
-import { type FailureReason, platformFailure } from './failures';
-import { connectionMutexKey, WORKLOAD_SIGNAL, workloadIdFor } from './ids';
-import { type JobSnapshot, readJobConfig } from './jobs';
+import { readJobConfig } from './jobs';
 import { notify, schemaEventPayload } from './notifications';
-import type { WorkloadOutcome } from './workloads';
 
 const asJson = (v: unknown) => v as Prisma.InputJsonValue;
-const CLEARED = { schemaChange: Prisma.DbNull, breakingChange: false, schemaChangeDetectedAt: null };
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -184,39 +188,13 @@ export type SchemaOutcome =
   | { action: 'disabled' | 'breaking'; reason: string }
   | { action: 'failed'; failures: FailureReason[] };
 
-const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
-
-async function storeCatalog(
-  db: Db,
-  sourceId: string,
-  storedConfig: unknown,
-  version: string,
-  catalog: AirbyteCatalog,
-) {
-  const catalogHash = sha256(canonicalJson(catalog));
-  const row = await db.actorCatalog.upsert({
-    where: { catalogHash },
-    create: { catalog: asJson(catalog), catalogHash },
-    update: {},
-    select: { id: true },
-  });
-  await db.actorCatalogFetchEvent.create({
-    data: {
-      actorCatalogId: row.id,
-      sourceId,
-      configHash: sha256(canonicalJson(storedConfig)),
-      connectorVersion: version,
-    },
-  });
-  return row.id;
-}
-
 /**
- * Compares the catalog the discover returned with the one the connection was configured from,
- * and acts as Airbyte does: a breaking change (a selected stream gone, its cursor or a primary
- * key field gone, its sync mode unsupported) is recorded for review and fails the job; a
- * non-breaking one is ignored (recorded), propagated, or disables the connection, as the
- * connection's preference says.
+ * Stores the catalog the discover returned and compares it with the one the connection was
+ * configured from, through the API's `applyDiscoveredSchema` (the same rules as a discover from
+ * the Config API): a breaking change (a selected stream gone, its cursor or a primary-key field
+ * gone, its sync mode unsupported) is recorded for review and fails the job; a non-breaking one
+ * is ignored (recorded), propagated — into this job's snapshot too — or disables the connection
+ * (the job ends cancelled), as the connection's preference says. Notifications follow.
  */
 export async function applyDiscoveredCatalog(
   deps: WorkflowDeps,
@@ -238,53 +216,42 @@ export async function applyDiscoveredCatalog(
   const { snapshot } = await readJobConfig(db, a.jobId);
   const c = await db.connection.findUnique({
     where: { id: snapshot.connection.id },
-    include: {
-      sourceCatalog: true,
-      source: { include: { definition: true } },
-      destination: { include: { definition: true } },
-    },
+    include: { ...SCHEMA_CONNECTION_INCLUDE, source: { include: { definition: true } } },
   });
   if (!c)
     return {
       action: 'failed',
       failures: [platformFailure('the connection no longer exists', 'config_error', false)],
     };
-  const catalogId = await storeCatalog(db, c.sourceId, c.source.config, c.source.definition.version, next);
+  const catalogId = await storeDiscoveredCatalog(db, {
+    sourceId: c.sourceId,
+    catalog: next,
+    configHash: configHash(c.source.config),
+    connectorVersion: c.source.definition.version,
+  });
+  const applied = await db.$transaction(async (tx) => {
+    const r = await applyDiscoveredSchema(tx, c, catalogId, next);
+    if (r.action === 'propagated' && r.catalog) {
+      // The running job syncs the propagated catalog too.
+      const job = await tx.job.findUniqueOrThrow({ where: { id: a.jobId }, select: { config: true } });
+      const config = job.config as Record<string, unknown>;
+      await tx.job.update({
+        where: { id: a.jobId },
+        data: {
+          config: asJson({
+            ...config,
+            snapshot: { ...(config.snapshot as object), catalog: r.catalog, sourceCatalogId: catalogId },
+          }),
+        },
+      });
+    }
+    return r;
+  });
+  const change = applied.change;
+  if (applied.action === 'unchanged' || applied.action === 'cleared' || !change)
+    return { action: 'unchanged' };
 
-  if (c.sourceCatalogId === catalogId) {
-    if (c.schemaChange !== null) await db.connection.update({ where: { id: c.id }, data: CLEARED });
-    return { action: 'unchanged' };
-  }
-  const previous = AirbyteCatalog.safeParse(c.sourceCatalog?.catalog);
-  if (!previous.success) {
-    await db.connection.update({ where: { id: c.id }, data: { sourceCatalogId: catalogId } });
-    return { action: 'unchanged' };
-  }
-  const configured = ConnectionCatalog.parse(c.catalog);
-  const diff = diffCatalogs(previous.data, next, configured);
-  const nextKeys = new Set(next.streams.map(streamKey));
-  // The issue counts a selected stream that disappeared as breaking (the API's diff does not).
-  for (const s of configured.streams) {
-    if (!s.selected || nextKeys.has(streamKey(s.stream))) continue;
-    const change = diff.streams.find(
-      (d) => d.change === 'removed' && streamKey(d.stream) === streamKey(s.stream),
-    );
-    if (change) change.breakingReason = 'the selected stream was removed from the source';
-  }
-  const breaking = diff.streams.some((s) => s.breakingReason !== undefined);
-  if (diff.streams.length === 0) {
-    await db.connection.update({ where: { id: c.id }, data: { sourceCatalogId: catalogId, ...CLEARED } });
-    return { action: 'unchanged' };
-  }
-  const change: SchemaChange = {
-    catalogId,
-    previousCatalogId: c.sourceCatalogId,
-    breaking,
-    streams: diff.streams,
-    detectedAt: new Date().toISOString(),
-  };
-  const alreadyRecorded = isObject(c.schemaChange) && c.schemaChange.catalogId === catalogId;
-  const describe = diff.streams
+  const describe = change.streams
     .slice(0, 10)
     .map((s) => `${streamLabel(s.stream)} ${s.breakingReason ?? s.change}`)
     .join('; ');
@@ -292,7 +259,7 @@ export async function applyDiscoveredCatalog(
     name: 'non_breaking_schema_change' | 'breaking_schema_change' | 'sync_disabled',
     reason: string,
   ) => {
-    if (alreadyRecorded || (name !== 'sync_disabled' && !c.notifySchemaChanges)) return;
+    if (applied.alreadyRecorded || (name !== 'sync_disabled' && !c.notifySchemaChanges)) return;
     const eventId = `${a.jobId}:${a.attemptNumber}:${name}`;
     const payload = await schemaEventPayload(db, {
       eventId,
@@ -304,73 +271,23 @@ export async function applyDiscoveredCatalog(
     if (payload) await notify(deps, { eventId, workspaceId: c.workspaceId, event: name, payload });
   };
 
-  if (breaking) {
-    await db.connection.update({
-      where: { id: c.id },
-      data: { schemaChange: asJson(change), schemaChangeDetectedAt: new Date(), breakingChange: true },
-    });
-    const reason = `breaking schema change: ${diff.streams
+  if (applied.breaking) {
+    const reason = `breaking schema change: ${change.streams
       .filter((s) => s.breakingReason)
       .map((s) => `stream ${streamLabel(s.stream)}: ${s.breakingReason}`)
       .join('; ')}; review it (connection.applySchemaChange) before the next sync`;
     await event('breaking_schema_change', reason);
     return { action: 'breaking', reason };
   }
-
-  const pref = c.nonBreakingChangesPreference;
-  const destModes = (c.destination.definition.spec as ConnectorSpecification | null)
-    ?.supported_destination_sync_modes as DestinationSyncMode[] | undefined;
-  if (pref === 'propagate_columns' || pref === 'propagate_fully') {
-    let valid: ConnectionCatalog | null = null;
-    try {
-      valid = validateConnectionCatalog(
-        carryOverCatalog(configured, next, destModes, pref === 'propagate_fully'),
-        next,
-        {
-          supportedDestinationSyncModes: destModes,
-        },
-      );
-    } catch {
-      valid = null;
-    }
-    if (valid) {
-      await db.$transaction(async (tx) => {
-        await tx.connection.update({
-          where: { id: c.id },
-          data: { catalog: asJson(valid), sourceCatalogId: catalogId, ...CLEARED },
-        });
-        // The running job syncs the propagated catalog too.
-        const job = await tx.job.findUniqueOrThrow({ where: { id: a.jobId }, select: { config: true } });
-        const config = job.config as Record<string, unknown>;
-        await tx.job.update({
-          where: { id: a.jobId },
-          data: {
-            config: asJson({
-              ...config,
-              snapshot: { ...(config.snapshot as object), catalog: valid, sourceCatalogId: catalogId },
-            }),
-          },
-        });
-      });
-      await event('non_breaking_schema_change', `propagated: ${describe}`);
-      return { action: 'propagated' };
-    }
+  if (applied.action === 'propagated') {
+    await event('non_breaking_schema_change', `propagated: ${describe}`);
+    return { action: 'propagated' };
   }
-  if (pref === 'disable' && c.status === 'active') {
-    await db.connection.update({
-      where: { id: c.id },
-      data: { schemaChange: asJson(change), schemaChangeDetectedAt: new Date(), status: 'inactive' },
-    });
+  if (applied.action === 'disabled') {
     const reason = `the source schema changed (${describe}) and the connection is set to be disabled on schema changes`;
     await event('non_breaking_schema_change', describe);
     await event('sync_disabled', reason);
     return { action: 'disabled', reason };
-  }
-  if (!alreadyRecorded) {
-    await db.connection.update({
-      where: { id: c.id },
-      data: { schemaChange: asJson(change), schemaChangeDetectedAt: new Date() },
-    });
   }
   await event('non_breaking_schema_change', describe);
   return { action: 'recorded' };

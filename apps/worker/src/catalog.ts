@@ -1,25 +1,6 @@
 import { buildConfiguredCatalog, type ConnectionCatalog } from '@sluice/api';
+import { type StreamGeneration, type StreamRef, streamKey } from '@sluice/platform';
 import type { AirbyteCatalog, ConfiguredAirbyteCatalog, ConfiguredAirbyteStream } from '@sluice/protocol';
-import { z } from 'zod';
-
-export const StreamRef = z.object({ name: z.string().min(1), namespace: z.string().min(1).optional() });
-export type StreamRef = z.infer<typeof StreamRef>;
-
-export const streamKey = (s: { name: string; namespace?: string | null | undefined }) =>
-  `${s.namespace ?? ''}\u0000${s.name}`;
-export const streamLabel = (s: { name: string; namespace?: string | null | undefined }) =>
-  s.namespace ? `${s.namespace}.${s.name}` : s.name;
-
-/**
- * A stream's generation, as Airbyte's refreshes define it: records a destination wrote under
- * older generations than `minimumGenerationId` are dropped once the sync succeeds.
- */
-export const StreamGeneration = z.object({
-  stream: StreamRef,
-  generationId: z.number().int().nonnegative(),
-  minimumGenerationId: z.number().int().nonnegative(),
-});
-export type StreamGeneration = z.infer<typeof StreamGeneration>;
 
 /** Overwrite-like destination modes start a new generation at every sync (truncate refresh). */
 const TRUNCATING = new Set(['overwrite', 'overwrite_dedup']);

@@ -1,3 +1,4 @@
+import { DEFAULT_PLATFORM_CONFIG, type PlatformConfig } from '@sluice/platform';
 import type { RetryPolicy } from '@sluice/workflow';
 
 /**
@@ -24,7 +25,8 @@ export interface AutoDisableConfig {
   warnDaysOfOnlyFailedJobs: number;
 }
 
-export interface WorkerConfig {
+/** The platform's part (connector timeouts, the spec runs' dataplane group) plus the workflows'. */
+export interface WorkerConfig extends PlatformConfig {
   retry: AttemptRetryConfig;
   autoDisable: AutoDisableConfig;
   /** Discover runs before a sync attempt unless the source's catalog is younger than this (0: always). */
@@ -33,8 +35,6 @@ export interface WorkerConfig {
    * in case the completion signal was lost. */
   workloadPollMs: number;
   workloadPollMaxMs: number;
-  /** Check / discover / spec: how long a runner waits for the workload before cancelling it. */
-  connectorTimeoutsMs: { spec: number; check: number; discover: number };
   /** Smallest gap between two scheduled syncs of a connection ("at least 60 s apart"). */
   minScheduleIntervalMs: number;
   /**
@@ -44,13 +44,12 @@ export interface WorkerConfig {
   scheduleTimeScale: number;
   /** Webhook deliveries: per-request timeout and the retry policy of each delivery step. */
   webhook: { timeoutMs: number; retry: Partial<RetryPolicy> };
-  /** Dataplane group for spec runs, which belong to no workspace. */
-  defaultDataplaneGroup: string;
   /** Step retries of the platform's own steps (database hiccups). */
   stepRetry: Partial<RetryPolicy>;
 }
 
 export const DEFAULT_CONFIG: WorkerConfig = {
+  ...DEFAULT_PLATFORM_CONFIG,
   retry: {
     completeFailureBackoffMinMs: 10_000,
     completeFailureBackoffBase: 3,
@@ -69,7 +68,6 @@ export const DEFAULT_CONFIG: WorkerConfig = {
   discoverMaxAgeMs: 0,
   workloadPollMs: 60_000,
   workloadPollMaxMs: 10 * 60_000,
-  connectorTimeoutsMs: { spec: 5 * 60_000, check: 10 * 60_000, discover: 30 * 60_000 },
   minScheduleIntervalMs: 60_000,
   scheduleTimeScale: 1,
   webhook: {
@@ -82,7 +80,6 @@ export const DEFAULT_CONFIG: WorkerConfig = {
       jitter: 0.1,
     },
   },
-  defaultDataplaneGroup: 'default',
   stepRetry: { maxAttempts: 10, initialIntervalMs: 1_000, backoffCoefficient: 2, maxIntervalMs: 60_000 },
 };
 

@@ -32,12 +32,6 @@ export const WorkerEnv = DbEnv.extend({
   /** Run the cron sweeps (sweeper, retention, reconciler) in this process; each tick runs on one
    * worker of the deployment (a Redis lease), so every worker may keep this on. */
   SLUICE_WORKER_SWEEPS: bool.default(true),
-  /**
-   * Also run workloads in this process, as local connector processes, instead of leaving them to
-   * `apps/launcher` (single-host setups and development without the launcher).
-   */
-  SLUICE_WORKER_LOCAL_LAUNCHER: bool.default(false),
-  SLUICE_WORKER_LOCAL_LAUNCHER_CONCURRENCY: positiveInt.default(4),
   /** Days finished jobs (with their attempts, stats and logs) are kept; the latest
    * SLUICE_JOB_RETENTION_MIN_JOBS of each connection are always kept. */
   SLUICE_JOB_RETENTION_DAYS: positiveInt.default(30),

@@ -1,58 +1,17 @@
 import { ConnectionCatalog } from '@sluice/api';
-import type { Db, JobStatus, Prisma, Tx } from '@sluice/db';
-import { z } from 'zod';
-import { nextGenerations, StreamGeneration, StreamRef, selectedStreams, streamKey } from './catalog';
+import { type Db, type JobStatus, type Prisma, resetConnectionState, type Tx } from '@sluice/db';
+import {
+  type FailureReason,
+  JobConfig,
+  type JobSnapshot,
+  platformFailure,
+  type StreamRef,
+  streamKey,
+} from '@sluice/platform';
+import { StreamStatsReport } from '@sluice/workload';
+import { nextGenerations, selectedStreams } from './catalog';
 import { type AutoDisableConfig, countFailure, NO_FAILURES, type RetryCounters } from './config';
-import { resetConnectionState } from './db-state';
-import { type FailureReason, platformFailure } from './failures';
 import { type Schedule, scheduleOf } from './schedule';
-
-const ActorSnapshot = z.object({
-  actorId: z.string(),
-  name: z.string(),
-  definitionId: z.string(),
-  definitionName: z.string(),
-  version: z.string(),
-  image: z.string(),
-});
-
-/** What a sync or reset job runs with, frozen when it starts (secrets are not copied: every
- * attempt reads the actors' current configs, so a token a connector refreshed is used). */
-export const JobSnapshot = z.object({
-  connection: z.object({
-    id: z.string(),
-    name: z.string(),
-    workspaceId: z.string(),
-    dataplaneGroup: z.string(),
-    namespaceDefinition: z.string(),
-    namespaceFormat: z.string().nullable(),
-    prefix: z.string(),
-    resourceOverrides: z.unknown().nullable(),
-    nonBreakingChangesPreference: z.string(),
-  }),
-  source: ActorSnapshot,
-  destination: ActorSnapshot,
-  catalog: ConnectionCatalog,
-  sourceCatalogId: z.string().nullable(),
-  /** Airbyte's sync_id (an integer): the job's start time in epoch ms. */
-  syncId: z.number().int(),
-  /** The generations of this job's streams, and those carried over for every other stream. */
-  streamGenerations: z.array(StreamGeneration),
-  /** The streams this job syncs (a reset: the streams it clears). */
-  streams: z.array(StreamRef),
-});
-export type JobSnapshot = z.infer<typeof JobSnapshot>;
-
-/** `jobs.config` of sync and reset jobs. */
-export const JobConfig = z.looseObject({
-  trigger: z.enum(['manual', 'scheduled', 'reset']).optional(),
-  requestedAt: z.string().optional(),
-  scheduledFor: z.string().nullable().optional(),
-  /** A reset: the streams to clear; null means all of them. */
-  resetStreams: z.array(StreamRef).nullable().optional(),
-  snapshot: JobSnapshot.optional(),
-});
-export type JobConfig = z.infer<typeof JobConfig>;
 
 export const ACTIVE_JOB_STATUSES: JobStatus[] = ['pending', 'running', 'incomplete'];
 const asJson = (v: unknown) => v as Prisma.InputJsonValue;
@@ -437,56 +396,112 @@ export interface AttemptResult {
   workloadId?: string | null;
 }
 
+/** The per-stream counters a sync workload's output ends with (the middleware's `output.streams`). */
+export function finalStatsOf(output: unknown): StreamStatsReport[] {
+  const streams = (output as { streams?: unknown } | null)?.streams;
+  const parsed = StreamStatsReport.array().safeParse(streams);
+  return parsed.success ? parsed.data : [];
+}
+
+/** Stores final counters without lowering any stored one (heartbeats may have gone further). */
+async function storeFinalStats(tx: Tx, attemptId: string, streams: StreamStatsReport[]): Promise<void> {
+  for (const s of streams) {
+    const where = {
+      attemptId_streamNamespace_streamName: {
+        attemptId,
+        streamNamespace: s.stream.namespace ?? '',
+        streamName: s.stream.name,
+      },
+    };
+    const current = await tx.streamStats.findUnique({ where });
+    const value = (k: (typeof COUNTERS)[number]) => {
+      const reported = BigInt(s[k] ?? 0);
+      const stored = current?.[k] ?? 0n;
+      return reported > stored ? reported : stored;
+    };
+    const data = Object.fromEntries(COUNTERS.map((k) => [k, value(k)])) as Record<
+      (typeof COUNTERS)[number],
+      bigint
+    >;
+    if (current) await tx.streamStats.update({ where, data });
+    else
+      await tx.streamStats.create({
+        data: {
+          attemptId,
+          streamNamespace: s.stream.namespace ?? '',
+          streamName: s.stream.name,
+          ...data,
+          estimatedRecords: s.estimatedRecords == null ? null : BigInt(s.estimatedRecords),
+          estimatedBytes: s.estimatedBytes == null ? null : BigInt(s.estimatedBytes),
+        },
+      });
+  }
+}
+
 /**
- * Ends an attempt: its status, failures, stats summary and whether it made progress (committed
- * records or state: Airbyte's rule for the attempt limits). A failed attempt leaves its job
- * `incomplete` until the next attempt or the final status.
+ * Ends an attempt in one transaction: its final stream counters (the workload's output may
+ * carry counts its last heartbeat did not), status, failures, stats summary and whether it made
+ * progress (committed records or state: Airbyte's rule for the attempt limits). A failed attempt
+ * leaves its job `incomplete` until the next attempt or the final status.
  */
 export async function finishAttempt(
   db: Db,
-  args: { jobId: string; attemptId: string; stateVersionAtStart: number; result: AttemptResult },
+  args: {
+    jobId: string;
+    attemptId: string;
+    stateVersionAtStart: number;
+    result: AttemptResult;
+    finalStats?: StreamStatsReport[];
+  },
 ): Promise<{ progress: boolean; totals: Totals }> {
-  const [stats, job] = await Promise.all([
-    db.streamStats.findMany({ where: { attemptId: args.attemptId } }),
-    db.job.findUniqueOrThrow({
-      where: { id: args.jobId },
-      select: { connection: { select: { stateVersion: true } } },
-    }),
-  ]);
-  const totals = sumStats(stats);
-  const stateVersion = Number(job.connection?.stateVersion ?? 0);
-  const progress = totals.recordsCommitted > 0 || stateVersion > args.stateVersionAtStart;
-  const output = {
-    totals,
-    streams: stats.map((s) => ({
-      name: s.streamName,
-      namespace: s.streamNamespace || null,
-      recordsEmitted: Number(s.recordsEmitted),
-      bytesEmitted: Number(s.bytesEmitted),
-      recordsCommitted: Number(s.recordsCommitted),
-      bytesCommitted: Number(s.bytesCommitted),
-      recordsRejected: Number(s.recordsRejected),
-    })),
-    progress,
-    stateVersion,
-    workloadId: args.result.workloadId ?? null,
-  };
-  const now = new Date();
-  await db.attempt.updateMany({
-    where: { id: args.attemptId, status: 'running' },
-    data: {
-      status: args.result.status,
-      endedAt: now,
-      output: asJson(output),
-      ...(args.result.failures?.length
-        ? { failureSummary: asJson({ failures: args.result.failures, partialSuccess: progress }) }
-        : {}),
-    },
+  return db.$transaction(async (tx) => {
+    // Serialises with a concurrent finish of the same attempt (a replayed step).
+    await tx.$executeRaw`SELECT 1 FROM "attempts" WHERE "id" = ${args.attemptId}::uuid FOR UPDATE`;
+    await storeFinalStats(tx, args.attemptId, args.finalStats ?? []);
+    const [stats, job] = await Promise.all([
+      tx.streamStats.findMany({ where: { attemptId: args.attemptId } }),
+      tx.job.findUniqueOrThrow({
+        where: { id: args.jobId },
+        select: { connection: { select: { stateVersion: true } } },
+      }),
+    ]);
+    const totals = sumStats(stats);
+    const stateVersion = Number(job.connection?.stateVersion ?? 0);
+    const progress = totals.recordsCommitted > 0 || stateVersion > args.stateVersionAtStart;
+    const output = {
+      totals,
+      streams: stats.map((s) => ({
+        name: s.streamName,
+        namespace: s.streamNamespace || null,
+        recordsEmitted: Number(s.recordsEmitted),
+        bytesEmitted: Number(s.bytesEmitted),
+        recordsCommitted: Number(s.recordsCommitted),
+        bytesCommitted: Number(s.bytesCommitted),
+        recordsRejected: Number(s.recordsRejected),
+      })),
+      progress,
+      stateVersion,
+      workloadId: args.result.workloadId ?? null,
+    };
+    await tx.attempt.updateMany({
+      where: { id: args.attemptId, status: 'running' },
+      data: {
+        status: args.result.status,
+        endedAt: new Date(),
+        output: asJson(output),
+        ...(args.result.failures?.length
+          ? { failureSummary: asJson({ failures: args.result.failures, partialSuccess: progress }) }
+          : {}),
+      },
+    });
+    if (args.result.status === 'failed') {
+      await tx.job.updateMany({
+        where: { id: args.jobId, status: 'running' },
+        data: { status: 'incomplete' },
+      });
+    }
+    return { progress, totals };
   });
-  if (args.result.status === 'failed') {
-    await db.job.updateMany({ where: { id: args.jobId, status: 'running' }, data: { status: 'incomplete' } });
-  }
-  return { progress, totals };
 }
 
 export interface JobSummary {

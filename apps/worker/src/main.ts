@@ -4,7 +4,6 @@ import { createDb, runBootloader } from '@sluice/db';
 import { createLogger } from '@sluice/shared';
 import { loadWorkloadEnv } from '@sluice/workload';
 import { loadWorkerEnv } from './env';
-import { processExecutor } from './local/process-executor';
 import { startWorker } from './worker';
 
 const log = createLogger('sluice-worker');
@@ -27,13 +26,6 @@ async function main(): Promise<void> {
       defaultDataplaneGroup: workloadEnv.dataplaneGroup,
     },
     workloadTimeouts: workloadEnv.timeouts,
-    localLauncher: env.SLUICE_WORKER_LOCAL_LAUNCHER
-      ? {
-          executor: processExecutor({ db, box }),
-          concurrency: env.SLUICE_WORKER_LOCAL_LAUNCHER_CONCURRENCY,
-          group: workloadEnv.dataplaneGroup,
-        }
-      : null,
     sweeps: env.SLUICE_WORKER_SWEEPS
       ? {
           retention: {

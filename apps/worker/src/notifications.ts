@@ -1,8 +1,8 @@
 import type { SecretBox } from '@sluice/api';
 import type { Db, NotificationEvent } from '@sluice/db';
+import { NOTIFY_WORKFLOW, notifyWorkflowId } from '@sluice/platform';
 import { type Engine, NonRetryableError } from '@sluice/workflow';
 import { z } from 'zod';
-import { NOTIFY_WORKFLOW, notifyWorkflowId } from './ids';
 
 /** What a webhook receives (HTTP POST, JSON). `text` makes Slack-style incoming webhooks work as is. */
 export interface NotificationPayload {

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '@sluice/db';
+import { MANAGER_WORKFLOW, managerWorkflowId, SIGNALS } from '@sluice/platform';
 import type { Logger } from '@sluice/shared';
 import { type Engine, WorkflowNotFoundError } from '@sluice/workflow';
 import { SignalInput, type WorkloadService } from '@sluice/workload';
-import { MANAGER_WORKFLOW, managerWorkflowId, SIGNALS } from './ids';
 import { ACTIVE_JOB_STATUSES } from './jobs';
 
 export interface SweepIntervals {

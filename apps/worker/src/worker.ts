@@ -1,17 +1,21 @@
 import type { SecretBox } from '@sluice/api';
 import type { Db } from '@sluice/db';
+import {
+  configSecrets,
+  createPlatformServices,
+  type PlatformServices,
+  workloadSignaller,
+} from '@sluice/platform';
 import { createLogger, type Logger } from '@sluice/shared';
 import { createEngine, type Engine, type WorkflowWorker } from '@sluice/workflow';
 import { WorkloadQueue, WorkloadService, type WorkloadTimeouts } from '@sluice/workload';
 import { resolveConfig, type WorkerConfig, type WorkerConfigInput } from './config';
 import type { StepFaults, WorkflowDeps } from './deps';
 import { startHttpServer, type WorkerHttpServer } from './http';
-import { type LocalLauncher, startLocalLauncher, type WorkloadExecutor } from './local/launcher';
 import { WorkerMetrics } from './metrics';
-import { configSecrets, createPlatformServices, type PlatformServices } from './platform';
 import { DEFAULT_SWEEP_INTERVALS, type RetentionSettings, type SweepIntervals, Sweeps } from './sweeps';
 import { createWorkflows } from './workflows';
-import { serviceWorkloads, type WorkloadGateway, workloadSignaller } from './workloads';
+import { serviceWorkloads, type WorkloadGateway } from './workloads';
 
 export interface StartWorkerOptions {
   db: Db;
@@ -23,16 +27,12 @@ export interface StartWorkerOptions {
   /** Workflow activations at once (default 1000: they mostly wait on I/O). */
   concurrency?: number;
   config?: WorkerConfigInput;
-  /** How workflows reach workloads; default: the Workload service on `db` with its dispatch queue. */
+  /**
+   * How workflows reach workloads; default: the Workload service on `db` with its dispatch
+   * queue (launchers run them). Benchmarks pass `noopWorkloads`.
+   */
   workloads?: WorkloadGateway;
   workloadTimeouts?: Partial<WorkloadTimeouts>;
-  /** Also run workloads here with this executor (e.g. `processExecutor`) instead of a launcher. */
-  localLauncher?: {
-    executor: WorkloadExecutor;
-    concurrency?: number;
-    group?: string;
-    heartbeatIntervalMs?: number;
-  } | null;
   /** Cron sweeps; false: none in this process. */
   sweeps?: { intervals?: Partial<SweepIntervals>; retention?: Partial<RetentionSettings> } | false;
   /** `/metrics` and `/healthz` on this port (0: any free port); null: no HTTP server. */
@@ -61,14 +61,14 @@ export interface RunningWorker {
   sweeps: Sweeps | null;
   metrics: WorkerMetrics;
   http: WorkerHttpServer | null;
-  launcher: LocalLauncher | null;
   /** Drains: running steps may finish within the deadline, the rest resumes on other workers. */
   close(deadlineMs?: number): Promise<void>;
 }
 
 /**
  * Starts a worker in this process: the workflow worker (connection managers, check/discover/
- * spec, notifications), optionally a local launcher, the cron sweeps and the HTTP endpoints.
+ * spec, notifications), the cron sweeps and the HTTP endpoints. Workloads are left to launchers
+ * (`apps/launcher`), which the workflows reach through the Workload service and its queues.
  * `main.ts` calls it after the bootloader; tests and the quickstart call it directly.
  */
 export async function startWorker(opts: StartWorkerOptions): Promise<RunningWorker> {
@@ -122,22 +122,12 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
   });
   await worker.waitUntilReady();
   metrics.attach({ service, engine });
-
-  const launcher = opts.localLauncher
-    ? startLocalLauncher({
-        service,
-        connection: opts.redis,
-        prefix,
-        group: opts.localLauncher.group ?? config.defaultDataplaneGroup,
-        concurrency: opts.localLauncher.concurrency ?? 4,
-        executor: opts.localLauncher.executor,
-        ...(opts.localLauncher.heartbeatIntervalMs
-          ? { heartbeatIntervalMs: opts.localLauncher.heartbeatIntervalMs }
-          : {}),
-        logger: logger.child({ component: 'local-launcher' }),
-      })
-    : null;
-  await launcher?.waitUntilReady();
+  // In the fleet the API shows (workload.admin.fleet): refreshed every few seconds.
+  const fleet = dispatch.joinFleet({
+    kind: 'worker',
+    capacity: opts.concurrency ?? 1000,
+    running: () => worker.activeCount,
+  });
 
   let sweeps: Sweeps | null = null;
   if (opts.sweeps !== false) {
@@ -181,7 +171,6 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
     {
       prefix,
       concurrency: opts.concurrency ?? 1000,
-      localLauncher: Boolean(launcher),
       metrics: http?.url ?? null,
     },
     'worker started',
@@ -196,13 +185,12 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
     sweeps,
     metrics,
     http,
-    launcher,
     close(deadlineMs = 10_000) {
       closed ??= (async () => {
         await http?.close();
         await sweeps?.stop();
-        await launcher?.close();
         await worker.close(deadlineMs);
+        await fleet.leave();
         await platform.close();
         await dispatch.close();
         await engine.close();

@@ -6,14 +6,16 @@ import { type ApiServer, type AppRouter, SecretBox, startApiServer } from '@slui
 import { createTestUser } from '@sluice/api/testing';
 import { createTestDatabase, seedConnectorDefinitions, type TestDatabase } from '@sluice/db';
 import { type RunningLauncher, startLauncher } from '@sluice/launcher';
-import { createDataplaneToken } from '@sluice/workload';
+import { createPlatformServices, type PlatformServices } from '@sluice/platform';
+import { createDataplaneToken, LOG_WRITER_BASE } from '@sluice/workload';
 import { createTRPCClient, httpLink, type TRPCClient } from '@trpc/client';
+import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPlatformServices, type PlatformServices, type RunningWorker, startWorker } from '../src';
-import { dropPrefix, quiet, REDIS_URL, testKey, uniquePrefix, waitFor } from './helpers';
+import { type RunningWorker, startWorker } from '../src';
+import { dropPrefix, type Loose, quiet, REDIS_URL, testKey, uniquePrefix, waitFor } from './helpers';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const prefix = uniquePrefix('e2e-launcher');
+const prefix = uniquePrefix('e2e');
 const box = new SecretBox(testKey());
 let t: TestDatabase;
 let worker: RunningWorker;
@@ -21,12 +23,32 @@ let launcher: RunningLauncher;
 let web: PlatformServices;
 let server: ApiServer;
 let api: TRPCClient<AppRouter>;
+let admin: TRPCClient<AppRouter>;
 let workspaceId: string;
 let root: string;
 let out: string;
 
+/** The real middleware (packages/middleware/src/cli.ts) bundled into one file, as the launcher's tests do. */
+async function bundleMiddleware(outDir: string): Promise<string> {
+  const outfile = join(outDir, 'middleware', 'cli.js');
+  await build({
+    entryPoints: [join(repo, 'packages/middleware/src/cli.ts')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    conditions: ['sluice-source'],
+    logLevel: 'error',
+    banner: {
+      js: "import { createRequire as __sluiceRequire } from 'node:module'; const require = __sluiceRequire(import.meta.url);",
+    },
+  });
+  return outfile;
+}
+
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'sluice-worker-launcher-e2e-'));
+  root = await mkdtemp(join(tmpdir(), 'sluice-worker-e2e-'));
   out = join(root, 'out');
   t = await createTestDatabase({ poolMax: 8 });
   // The repository's connectors, as the bootloader seeds them (the two used here must be built).
@@ -44,8 +66,6 @@ beforeAll(async () => {
     logger: quiet,
     concurrency: 10,
     config: { workloadPollMs: 5000 },
-    // Workloads go to the real launcher: no local one.
-    localLauncher: null,
     sweeps: false,
     metricsPort: null,
   });
@@ -75,14 +95,17 @@ beforeAll(async () => {
     concurrency: 2,
     metricsPort: null,
     socketMode: 'off',
+    middlewareCommand: [process.execPath, await bundleMiddleware(root)],
     logger: quiet,
   });
   const ws = await t.db.workspace.create({ data: { name: 'E2E', slug: `e2e-${prefix}` } });
   workspaceId = ws.id;
-  const { token } = await createTestUser(t.db, { workspaceId, role: 'admin' });
-  api = createTRPCClient<AppRouter>({
-    links: [httpLink({ url: server.url, headers: () => ({ authorization: `Bearer ${token}` }) })],
-  });
+  const client = (token: string) =>
+    createTRPCClient<AppRouter>({
+      links: [httpLink({ url: server.url, headers: () => ({ authorization: `Bearer ${token}` }) })],
+    });
+  api = client((await createTestUser(t.db, { workspaceId, role: 'admin' })).token);
+  admin = client((await createTestUser(t.db, { isInstanceAdmin: true })).token);
 }, 120_000);
 
 afterAll(async () => {
@@ -95,6 +118,7 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
+/** Polls `job.get` closely until the job ends: the first answer that shows it finished. */
 async function jobDone(jobId: string) {
   return waitFor(
     `job ${jobId}`,
@@ -103,7 +127,7 @@ async function jobDone(jobId: string) {
       return ['succeeded', 'failed', 'cancelled'].includes(job.status) ? job : null;
     },
     60_000,
-    200,
+    20,
   );
 }
 
@@ -173,6 +197,9 @@ describe('the Config API on the worker, with workloads run by the real launcher 
     });
     const users = (await readFile(join(out, 'raw_users.jsonl'), 'utf8')).trim().split('\n');
     expect(users).toHaveLength(120);
+    // The first answer showing the job finished already had its final totals.
+    expect(job1.totals!.recordsCommitted).toBeGreaterThanOrEqual(120);
+    expect((await api.job.get.query({ jobId: first.jobId })).totals).toEqual(job1.totals);
     expect(JSON.parse(users[0]!)._airbyte_data).toHaveProperty('id');
     const products = (await readFile(join(out, 'raw_products.jsonl'), 'utf8')).trim().split('\n');
     expect(products.length).toBeGreaterThan(0);
@@ -188,7 +215,46 @@ describe('the Config API on the worker, with workloads run by the real launcher 
     expect((await readFile(join(out, 'raw_products.jsonl'), 'utf8')).trim().split('\n')).toHaveLength(
       products.length,
     );
-    const log = await api.job.attemptLog.query({ jobId: second.jobId }).catch(() => null);
-    if (log) expect(log.chunks.length).toBeGreaterThan(0);
+    // The worker's own lines are in the attempt log, in the platform writer's range.
+    const lines = await t.db.attemptLogChunk.findMany({
+      where: { attempt: { jobId: second.jobId }, sequence: { gte: LOG_WRITER_BASE.platform } },
+      orderBy: { sequence: 'asc' },
+    });
+    expect(lines.map((l) => l.text).join('')).toMatch(/platform > attempt 0 of sync job .* started/);
+    expect(lines.map((l) => l.text).join('')).toMatch(
+      /platform > attempt 0 succeeded: \d+ records committed/,
+    );
   }, 120_000);
+
+  it('creates a command definition through the workflow runner: its spec is read before the row exists', async () => {
+    const faker = await t.db.connectorDefinition.findUniqueOrThrow({ where: { name: 'source-faker' } });
+    const created = await admin.definition.createCommand.mutate({
+      kind: 'source',
+      displayName: 'Faker (command)',
+      version: '1.0.0',
+      command: faker.command,
+    });
+    expect(created.specError).toBeNull();
+    expect(created.definition).toMatchObject({ hasSpec: true, runsAs: 'process' });
+    expect(created.definition.spec).toEqual(faker.spec);
+    // The spec ran as a workload of its own, without a definition id (there was none yet).
+    const spec = await t.db.workload.findFirstOrThrow({
+      where: { type: 'spec' },
+      orderBy: { createdAt: 'desc' },
+    });
+    expect(spec.status).toBe('success');
+    expect((spec.input as Loose).connector).toMatchObject({ actorType: 'source', command: faker.command });
+    expect((spec.input as Loose).connector.definitionId).toBeUndefined();
+
+    // A program that does not answer `spec` leaves nothing behind.
+    await expect(
+      admin.definition.createCommand.mutate({
+        kind: 'source',
+        displayName: 'Not a connector',
+        version: '1.0.0',
+        command: ['/bin/false'],
+      }),
+    ).rejects.toThrow(/spec could not be read/);
+    expect(await t.db.connectorDefinition.count({ where: { displayName: 'Not a connector' } })).toBe(0);
+  }, 60_000);
 });

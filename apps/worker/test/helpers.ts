@@ -4,7 +4,14 @@ import { canonicalJson, type Db, type Prisma } from '@sluice/db';
 import type { AirbyteCatalog } from '@sluice/protocol';
 import { createLogger } from '@sluice/shared';
 import { Redis } from 'ioredis';
-import type { ExecutionContext, ExecutionResult, WorkloadExecutor } from '../src/local/launcher';
+import type { RunningWorker } from '../src';
+import {
+  type ExecutionContext,
+  type ExecutionResult,
+  type ScriptedLauncher,
+  startScriptedLauncher,
+  type WorkloadExecutor,
+} from './scripted-launcher';
 
 /** Stored JSON in assertions. */
 // biome-ignore lint/suspicious/noExplicitAny: test assertions walk stored JSON of any shape
@@ -302,4 +309,23 @@ export async function waitForJobs(db: Db, connectionId: string, n: number, timeo
     },
     timeoutMs,
   );
+}
+
+/** The scripted dataplane next to a worker in this process, on the worker's Workload service. */
+export async function startScripted(
+  worker: RunningWorker,
+  executor: WorkloadExecutor,
+  opts: { prefix: string; redis?: string; heartbeatIntervalMs?: number; concurrency?: number },
+): Promise<ScriptedLauncher> {
+  const launcher = startScriptedLauncher({
+    service: worker.service,
+    connection: opts.redis ?? REDIS_URL,
+    prefix: opts.prefix,
+    executor,
+    concurrency: opts.concurrency ?? 4,
+    heartbeatIntervalMs: opts.heartbeatIntervalMs ?? 200,
+    logger: quiet,
+  });
+  await launcher.waitUntilReady();
+  return launcher;
 }

@@ -3,7 +3,6 @@ import type { AddressInfo } from 'node:net';
 import { createTestDatabase, type TestDatabase } from '@sluice/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningWorker, startWorker } from '../src';
-import type { ExecutionResult } from '../src/local/launcher';
 import {
   commitAll,
   createConnection,
@@ -14,17 +13,20 @@ import {
   quiet,
   REDIS_URL,
   scriptedExecutor,
+  startScripted,
   testBox,
   uniquePrefix,
   waitFor,
   waitForJobs,
 } from './helpers';
+import type { ExecutionResult, ScriptedLauncher } from './scripted-launcher';
 
 const prefix = uniquePrefix('notify');
 const box = testBox();
 let t: TestDatabase;
 let f: Fixture;
 let worker: RunningWorker;
+let launcher: ScriptedLauncher;
 let server: Server;
 let hookUrl: string;
 interface Delivery {
@@ -100,13 +102,14 @@ beforeAll(async () => {
       },
       autoDisable: { maxFailedJobsInARow: 3, warnFailedJobsInARow: 2 },
     },
-    localLauncher: { executor, concurrency: 4, heartbeatIntervalMs: 200 },
     sweeps: false,
     metricsPort: 0,
   });
+  launcher = await startScripted(worker, executor, { prefix, heartbeatIntervalMs: 200 });
 });
 
 afterAll(async () => {
+  await launcher?.close();
   await worker?.close(2000);
   await t?.drop();
   await dropPrefix(prefix);

@@ -12,11 +12,13 @@ import {
   quiet,
   scriptedExecutor,
   sleep,
+  startScripted,
   testBox,
   uniquePrefix,
   untilAborted,
   waitFor,
 } from './helpers';
+import type { ScriptedLauncher } from './scripted-launcher';
 
 // Destructive: FLUSHALL runs on a Redis of this test's own.
 const port = 21000 + Math.floor(Math.random() * 20000);
@@ -28,6 +30,7 @@ let redis: Redis;
 let t: TestDatabase;
 let f: Fixture;
 let worker: RunningWorker;
+let launcher: ScriptedLauncher;
 let hang = true;
 const runs: string[] = [];
 
@@ -65,15 +68,16 @@ beforeAll(async () => {
     logger: quiet,
     concurrency: 10,
     config: { workloadPollMs: 2000 },
-    localLauncher: { executor, concurrency: 4, heartbeatIntervalMs: 200 },
     // The test runs the reconciler itself.
     sweeps: { intervals: { sweeperMs: 500, reconcilerMs: 3_600_000, retentionMs: 3_600_000 } },
     workloadTimeouts: { cancelGraceMs: 2000 },
     metricsPort: null,
   });
+  launcher = await startScripted(worker, executor, { prefix, redis: url, heartbeatIntervalMs: 200 });
 });
 
 afterAll(async () => {
+  await launcher?.close();
   await worker?.close(2000);
   await t?.drop();
   redis?.disconnect();

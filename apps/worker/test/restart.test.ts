@@ -1,16 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { SecretBox } from '@sluice/api';
 import { createTestDatabase, type TestDatabase } from '@sluice/db';
-import { WorkloadQueue, WorkloadService } from '@sluice/workload';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   configSecrets,
   createPlatformServices,
-  type LocalLauncher,
   type PlatformServices,
-  startLocalLauncher,
   workloadSignaller,
-} from '../src';
+} from '@sluice/platform';
+import { WorkloadQueue, WorkloadService } from '@sluice/workload';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   commitAll,
   createConnection,
@@ -28,6 +26,7 @@ import {
   waitForJobs,
 } from './helpers';
 import { cleanupWorkerProcs, killAll, type Proc, prepareWorkerProcs, spawnWorker } from './procs';
+import { type ScriptedLauncher, startScriptedLauncher } from './scripted-launcher';
 
 const prefix = uniquePrefix('restart');
 const key = randomBytes(32);
@@ -36,7 +35,7 @@ const procs = new Set<Proc>();
 let t: TestDatabase;
 let f: Fixture;
 let platform: PlatformServices;
-let launcher: LocalLauncher;
+let launcher: ScriptedLauncher;
 let dispatch: WorkloadQueue;
 let hangFor: string | null = null;
 let aborted: string | null = null;
@@ -64,7 +63,7 @@ beforeAll(async () => {
       return commitAll(ctx);
     },
   });
-  launcher = startLocalLauncher({
+  launcher = startScriptedLauncher({
     service,
     connection: REDIS_URL,
     prefix,

@@ -10,16 +10,19 @@ import {
   quiet,
   REDIS_URL,
   scriptedExecutor,
+  startScripted,
   testBox,
   uniquePrefix,
   waitForJobs,
 } from './helpers';
+import type { ScriptedLauncher } from './scripted-launcher';
 
 const prefix = uniquePrefix('sweeps');
 const box = testBox();
 let t: TestDatabase;
 let f: Fixture;
 let worker: RunningWorker;
+let launcher: ScriptedLauncher;
 let syncs = 0;
 
 beforeAll(async () => {
@@ -44,16 +47,17 @@ beforeAll(async () => {
     concurrency: 10,
     config: { retry: { completeFailureBackoffMinMs: 100 }, workloadPollMs: 5000 },
     workloadTimeouts: { heartbeatTimeoutMs: 1500 },
-    localLauncher: { executor, concurrency: 4, heartbeatIntervalMs: 3_600_000 },
     sweeps: {
       intervals: { sweeperMs: 300, reconcilerMs: 3_600_000, retentionMs: 3_600_000 },
       retention: { jobDays: 30, minJobsPerConnection: 20, logDays: 7, workloadDays: 7 },
     },
     metricsPort: null,
   });
+  launcher = await startScripted(worker, executor, { prefix, heartbeatIntervalMs: 3_600_000 });
 });
 
 afterAll(async () => {
+  await launcher?.close();
   await worker?.close(500);
   await t?.drop();
   await dropPrefix(prefix);

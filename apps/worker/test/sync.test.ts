@@ -1,7 +1,6 @@
 import { createTestDatabase, isEncryptedSecret, type TestDatabase } from '@sluice/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningWorker, startWorker } from '../src';
-import type { ExecutionContext, ExecutionResult } from '../src/local/launcher';
 import {
   commitAll,
   createConnection,
@@ -14,6 +13,7 @@ import {
   REDIS_URL,
   type Script,
   scriptedExecutor,
+  startScripted,
   testBox,
   testCatalog,
   uniquePrefix,
@@ -21,11 +21,13 @@ import {
   waitFor,
   waitForJobs,
 } from './helpers';
+import type { ExecutionContext, ExecutionResult, ScriptedLauncher } from './scripted-launcher';
 
 const prefix = uniquePrefix('sync');
 const box = testBox();
 let t: TestDatabase;
 let worker: RunningWorker;
+let launcher: ScriptedLauncher;
 let f: Fixture;
 /** Per-connection behaviour (by source id, which discover workloads carry too). */
 const syncScripts = new Map<string, Script>();
@@ -58,13 +60,14 @@ beforeAll(async () => {
       },
       workloadPollMs: 5_000,
     },
-    localLauncher: { executor, concurrency: 4, heartbeatIntervalMs: 200 },
     sweeps: false,
     metricsPort: null,
   });
+  launcher = await startScripted(worker, executor, { prefix, heartbeatIntervalMs: 200 });
 });
 
 afterAll(async () => {
+  await launcher?.close();
   await worker?.close(2000);
   await t?.drop();
   await dropPrefix(prefix);
@@ -177,6 +180,57 @@ describe('sync jobs', () => {
     ]);
     const info = await worker.engine.query(`connection-manager:${id}`);
     expect(info?.state).toMatchObject({ phase: 'idle' });
+  });
+
+  it('stores the final counts of the workload output before the job reads as finished', async () => {
+    const { id, fx } = await newConnection({ withProducts: false }, true);
+    // No stats with heartbeats: the counts come only with the workload's final output.
+    syncScripts.set(fx.sourceId, async (ctx) => {
+      await ctx.reportState([
+        { type: 'STREAM', stream: { stream_descriptor: { name: 'users' }, stream_state: { n: 1 } } },
+      ]);
+      return {
+        status: 'success',
+        output: {
+          streams: [
+            {
+              stream: { name: 'users', namespace: null },
+              recordsEmitted: 7,
+              bytesEmitted: 70,
+              recordsCommitted: 7,
+              bytesCommitted: 70,
+            },
+          ],
+        },
+      };
+    });
+    const { jobId } = await orchestrator().syncNow(id);
+    // Read as job.get does, as often as possible, until the job has ended.
+    const seen: { status: string; committed: number }[] = [];
+    await waitFor(
+      'the job to end',
+      async () => {
+        const job = await t.db.job.findUniqueOrThrow({
+          where: { id: jobId },
+          include: { attempts: { include: { streamStats: true } } },
+        });
+        const last = job.attempts.sort((a, b) => a.attemptNumber - b.attemptNumber).at(-1);
+        const committed = (last?.streamStats ?? []).reduce((n, r) => n + Number(r.recordsCommitted), 0);
+        seen.push({ status: job.status, committed });
+        return ['succeeded', 'failed', 'cancelled'].includes(job.status);
+      },
+      20_000,
+      2,
+    );
+    expect(seen.at(-1)!.status).toBe('succeeded');
+    expect(seen.filter((s) => s.status === 'succeeded' && s.committed !== 7)).toEqual([]);
+    const [job] = await jobsOf(t.db, id);
+    expect((job!.attempts[0]!.output as Loose).job).toMatchObject({ totals: { recordsCommitted: 7 } });
+    const log = await t.db.attemptLogChunk.findMany({
+      where: { attemptId: job!.attempts[0]!.id },
+      orderBy: { sequence: 'asc' },
+    });
+    expect(log.map((l) => l.text).join('')).toMatch(/platform > attempt 0 succeeded: 7 records committed/);
   });
 
   it('retries attempts without progress with backoff, five times, then fails the job', async () => {

@@ -1,6 +1,7 @@
 import { createTestDatabase, type TestDatabase } from '@sluice/db';
+import { createPlatformServices, type PlatformServices } from '@sluice/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPlatformServices, type PlatformServices, type RunningWorker, startWorker } from '../src';
+import { type RunningWorker, startWorker } from '../src';
 import {
   commitAll,
   createConnection,
@@ -12,16 +13,19 @@ import {
   REDIS_URL,
   scriptedExecutor,
   sleep,
+  startScripted,
   testBox,
   uniquePrefix,
   waitFor,
 } from './helpers';
+import type { ScriptedLauncher } from './scripted-launcher';
 
 const prefix = uniquePrefix('triggers');
 const box = testBox();
 let t: TestDatabase;
 let f: Fixture;
 let worker: RunningWorker;
+let launcher: ScriptedLauncher;
 let otherApi: PlatformServices;
 const { executor, executed } = scriptedExecutor({
   sync: async (ctx) => {
@@ -42,15 +46,16 @@ beforeAll(async () => {
     concurrency: 10,
     // "Every minute" runs every second here; the 60 s minimum gap scales the same way.
     config: { scheduleTimeScale: 60, workloadPollMs: 5000 },
-    localLauncher: { executor, concurrency: 4, heartbeatIntervalMs: 200 },
     sweeps: false,
     metricsPort: null,
   });
+  launcher = await startScripted(worker, executor, { prefix, heartbeatIntervalMs: 200 });
   // A second API process with its own engine client.
   otherApi = createPlatformServices({ db: t.db, redis: REDIS_URL, prefix, logger: quiet });
 });
 
 afterAll(async () => {
+  await launcher?.close();
   await otherApi?.close();
   await worker?.close(2000);
   await t?.drop();

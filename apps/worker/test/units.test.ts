@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { configuredCatalogFor, nextGenerations } from '../src/catalog';
 import { countFailure, DEFAULT_CONFIG, NO_FAILURES, type RetryCounters, retryDecision } from '../src/config';
-import { failuresOf } from '../src/failures';
-import { mapStream } from '../src/local/mapping';
 import { assertCronInterval, nextDue, ScheduleError } from '../src/schedule';
 import { testCatalog } from './helpers';
 
@@ -157,61 +155,6 @@ describe('catalog of a sync', () => {
       destination_sync_mode: 'append_dedup',
       generation_id: 3,
       sync_id: 42,
-    });
-  });
-
-  it("maps names as Airbyte's namespace settings say", () => {
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: Airbyte's placeholder, not a template
-    const placeholder = '${SOURCE_NAMESPACE}';
-    expect(
-      mapStream({ namespaceDefinition: 'source', prefix: 'raw_' }, { name: 'users', namespace: 'public' }),
-    ).toEqual({
-      name: 'raw_users',
-      namespace: 'public',
-    });
-    expect(mapStream({ namespaceDefinition: 'destination' }, { name: 'users', namespace: 'public' })).toEqual(
-      { name: 'users' },
-    );
-    expect(
-      mapStream(
-        { namespaceDefinition: 'customformat', namespaceFormat: `${placeholder}_copy` },
-        { name: 'u', namespace: 'app' },
-      ),
-    ).toEqual({ name: 'u', namespace: 'app_copy' });
-    expect(
-      mapStream({ namespaceDefinition: 'customformat', namespaceFormat: placeholder }, { name: 'u' }),
-    ).toEqual({ name: 'u' });
-  });
-});
-
-describe('failures of a workload', () => {
-  it('keeps what the middleware reported, else explains the termination', () => {
-    const outcome = {
-      id: 'w',
-      status: 'failure' as const,
-      terminationReason: 'no heartbeat for 5m0s: …',
-      terminationSource: 'sweeper',
-    };
-    expect(failuresOf(outcome, null)[0]).toMatchObject({
-      failureOrigin: 'platform',
-      failureType: 'heartbeat_timeout',
-    });
-    const reported = failuresOf(outcome, {
-      failures: [
-        {
-          failureOrigin: 'source',
-          failureType: 'config_error',
-          externalMessage: 'bad key',
-          streamDescriptor: { name: 'u' },
-        },
-        { junk: 1 },
-      ],
-    });
-    expect(reported).toHaveLength(1);
-    expect(reported[0]).toMatchObject({
-      failureOrigin: 'source',
-      failureType: 'config_error',
-      streamDescriptor: { name: 'u' },
     });
   });
 });

@@ -18,6 +18,16 @@ export * from './runner';
 export * from './secrets';
 export { type ApiServer, createTrpcFetchHandler, startApiServer, TRPC_ENDPOINT } from './server';
 export { type EnsureAdminResult, ensureAdminUser } from './services/auth';
+export {
+  type AppliedSchema,
+  applyDiscoveredSchema,
+  configHash,
+  detectSchemaChanges,
+  SCHEMA_CONNECTION_INCLUDE,
+  type SchemaChangeOutcome,
+  type SchemaConnection,
+  storeDiscoveredCatalog,
+} from './services/catalogs';
 export type { CheckResult, DiscoverResult } from './services/connector-jobs';
 export { AttemptLogWriter } from './services/logs';
 export { type Access, createCallerFactory, type Meta } from './trpc';
@@ -28,7 +38,9 @@ export {
   carryOverCatalog,
   defaultStreamConfig,
   diffCatalogs,
+  FieldChange,
   SchemaChange,
+  StreamChange,
   StreamDescriptor,
   validateConnectionCatalog,
 } from './validation/catalog';

@@ -14,6 +14,22 @@ import {
 /** Sluice's namespace placeholders, spelled without tripping the template-string lint. */
 const RAW_FORMAT = '$' + '{SOURCE_NAMESPACE}_raw';
 const BAD_FORMAT = '$' + '{NOPE}_x';
+/** createPipeline's choices with `events` no longer synced. */
+const usersOnly = {
+  streams: [
+    {
+      stream: { name: 'users' },
+      syncMode: 'incremental' as const,
+      destinationSyncMode: 'append_dedup' as const,
+    },
+    {
+      stream: { name: 'events' },
+      selected: false,
+      syncMode: 'full_refresh' as const,
+      destinationSyncMode: 'overwrite' as const,
+    },
+  ],
+};
 
 /** A scheduler that records what the API asked of it (the worker implements the real one). */
 class RecordingOrchestrator implements ConnectionOrchestrator {
@@ -395,6 +411,8 @@ describe('connections', () => {
   it('records a non-breaking schema change for review and applies it', async () => {
     const c = h.client(world.editor.token);
     const { source, connection } = await createPipeline(h, world.editor.token, world.ws.id, defIds);
+    // `events` goes away in version 2: removing a stream nobody syncs breaks nothing.
+    await c.connection.update.mutate({ connectionId: connection.id, catalog: usersOnly });
     await c.source.update.mutate({ sourceId: source.id, config: { ...source.config, schema_version: 2 } });
     const discovered = await c.source.discover.mutate({ sourceId: source.id });
     expect(discovered.schemaChanges).toContainEqual({
@@ -441,13 +459,24 @@ describe('connections', () => {
       sourceId: source.id,
       destinationId: connection.destinationId,
       catalog: {
-        streams: [{ stream: { name: 'events' }, syncMode: 'full_refresh', destinationSyncMode: 'append' }],
+        streams: [{ stream: { name: 'users' }, syncMode: 'full_refresh', destinationSyncMode: 'append' }],
       },
       nonBreakingChangesPreference: 'disable',
+    });
+    // This one syncs `events`, which version 2 drops: breaking, so nothing is propagated to it.
+    const third = await c.connection.create.mutate({
+      workspaceId: world.ws.id,
+      sourceId: source.id,
+      destinationId: connection.destinationId,
+      catalog: {
+        streams: [{ stream: { name: 'events' }, syncMode: 'full_refresh', destinationSyncMode: 'append' }],
+      },
+      nonBreakingChangesPreference: 'propagate_fully',
     });
     await c.connection.update.mutate({
       connectionId: connection.id,
       nonBreakingChangesPreference: 'propagate_fully',
+      catalog: usersOnly,
     });
     await c.source.update.mutate({ sourceId: source.id, config: { ...source.config, schema_version: 2 } });
     const discovered = await c.source.discover.mutate({ sourceId: source.id });
@@ -455,8 +484,17 @@ describe('connections', () => {
       expect.arrayContaining([
         { connectionId: connection.id, action: 'propagated', breaking: false },
         { connectionId: other.id, action: 'disabled', breaking: false },
+        { connectionId: third.id, action: 'recorded', breaking: true },
       ]),
     );
+    const held = await c.connection.get.query({ connectionId: third.id });
+    expect(held).toMatchObject({ status: 'active', breakingChange: true });
+    expect(held.schemaChange?.streams).toContainEqual({
+      stream: { name: 'events' },
+      change: 'removed',
+      fields: [],
+      breakingReason: 'the selected stream was removed from the source',
+    });
     const propagated = await c.connection.get.query({ connectionId: connection.id });
     expect(propagated.sourceCatalogId).toBe(discovered.catalogId);
     expect(propagated.schemaChange).toBeNull();
@@ -486,7 +524,7 @@ describe('connections', () => {
     const held = await c.connection.get.query({ connectionId: connection.id });
     expect(held.breakingChange).toBe(true);
     expect(held.schemaChange?.streams.find((s) => s.stream.name === 'users')).toMatchObject({
-      breakingReason: 'the cursor or a primary-key field was removed',
+      breakingReason: 'the cursor field updated_at was removed',
       fields: expect.arrayContaining([{ path: ['updated_at'], change: 'removed', breaking: true }]),
     });
     await expectTrpcError(

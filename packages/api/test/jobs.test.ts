@@ -1,3 +1,4 @@
+import { appendAttemptLogChunks } from '@sluice/workload';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AttemptLogWriter } from '../src/services/logs';
 import { type ApiHarness, startApiHarness } from '../src/testing/harness';
@@ -154,7 +155,7 @@ describe('jobs', () => {
     });
   });
 
-  it('follows a growing attempt log by sequence', async () => {
+  it("follows a growing attempt log with a cursor, every writer's chunks exactly once", async () => {
     const job = await h.db.job.create({
       data: {
         workspaceId: world.ws.id,
@@ -172,29 +173,54 @@ describe('jobs', () => {
     writer.append('line one');
     writer.append('line two');
     await writer.flush();
+    // The launcher's and the middleware's chunks of the same attempt, numbered from 0 too.
+    await appendAttemptLogChunks(h.db, attemptId, 'launcher', [{ sequence: 0, text: 'launcher claimed\n' }]);
+    await appendAttemptLogChunks(h.db, attemptId, 'middleware', [{ sequence: 0, text: 'source > hello\n' }]);
     const first = await c.job.attemptLog.query({ jobId: job.id });
-    expect(first.chunks.map((x) => x.text).join('')).toMatch(/line one\n.*line two\n$/);
-    expect(first).toMatchObject({
-      attemptNumber: 0,
-      attemptStatus: 'running',
-      complete: false,
-      lastSequence: 0,
-    });
+    expect(first.chunks.map((x) => x.text).join('')).toMatch(
+      /line one\n.*line two\nlauncher claimed\nsource > hello\n$/,
+    );
+    expect(first.chunks.map((x) => [x.writer, x.sequence])).toEqual([
+      ['api', 0],
+      ['launcher', 0],
+      ['middleware', 0],
+    ]);
+    expect(first).toMatchObject({ attemptNumber: 0, attemptStatus: 'running', complete: false });
 
+    // A middleware chunk written after the launcher's was read, and the API writer's next one.
+    await appendAttemptLogChunks(h.db, attemptId, 'middleware', [{ sequence: 1, text: 'source > more\n' }]);
     writer.append('line three');
     await writer.close();
-    const next = await c.job.attemptLog.query({ jobId: job.id, afterSequence: first.lastSequence });
-    expect(next.chunks).toHaveLength(1);
-    expect(next.chunks[0]!.text).toContain('line three');
+    const next = await c.job.attemptLog.query({ jobId: job.id, cursor: first.cursor });
+    expect(next.chunks.map((x) => x.text).sort()).toEqual(
+      [expect.stringContaining('line three'), 'source > more\n'].sort(),
+    );
     expect(next.complete).toBe(false);
 
     await h.db.attempt.update({
       where: { id: attemptId },
       data: { status: 'succeeded', endedAt: new Date() },
     });
-    const done = await c.job.attemptLog.query({ jobId: job.id, afterSequence: next.lastSequence });
-    expect(done).toMatchObject({ chunks: [], complete: true, lastSequence: next.lastSequence });
+    const done = await c.job.attemptLog.query({ jobId: job.id, cursor: next.cursor });
+    expect(done).toMatchObject({ chunks: [], complete: true, cursor: next.cursor });
+    // Paging with a small limit reads every chunk once.
+    const texts: string[] = [];
+    let cursor: string | null = null;
+    for (;;) {
+      const page: Awaited<ReturnType<typeof c.job.attemptLog.query>> = await c.job.attemptLog.query({
+        jobId: job.id,
+        cursor,
+        limit: 1,
+      });
+      texts.push(...page.chunks.map((x) => x.text));
+      cursor = page.cursor;
+      if (page.complete) break;
+    }
+    expect(texts).toHaveLength(5);
     await expectTrpcError(c.job.attemptLog.query({ jobId: job.id, attemptNumber: 4 }), 'NOT_FOUND');
+    await expectTrpcError(c.job.attemptLog.query({ jobId: job.id, cursor: 'garbage' }), 'BAD_REQUEST', {
+      message: /cursor/,
+    });
   });
 
   it('cancels only running sync jobs, through the scheduler', async () => {

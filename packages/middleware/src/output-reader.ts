@@ -7,7 +7,32 @@ export interface OutputReaderOptions {
   onState?(state: AirbyteStateMessage): void;
   /** Messages the caller handles itself (SPEC, CATALOG, CONNECTION_STATUS of connector jobs). */
   onOther?(message: AirbyteMessage): boolean;
+  /**
+   * A socket-mode destination's count of what it read of a (source) stream so far: Airbyte's
+   * RECORD flagged `isDummyStatsMessage` with `emittedRecordsCount` and `emittedBytesCount`.
+   */
+  onReadStats?(stats: DestinationReadStats): void;
   maxLineBytes?: number;
+}
+
+export interface DestinationReadStats {
+  name: string;
+  namespace: string | undefined;
+  records: number;
+  bytes: number;
+}
+
+const count = (v: unknown): number | undefined =>
+  typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.round(v) : undefined;
+
+/** The counts of a destination's stats message, or undefined for any other record. */
+export function readStatsOf(m: AirbyteMessage): DestinationReadStats | undefined {
+  const r = m.record as (Record<string, unknown> & { stream: string; namespace?: string }) | undefined;
+  if (r?.isDummyStatsMessage !== true) return undefined;
+  const records = count(r.emittedRecordsCount);
+  const bytes = count(r.emittedBytesCount);
+  if (records === undefined || bytes === undefined) return undefined;
+  return { name: r.stream, namespace: r.namespace, records, bytes };
 }
 
 /**
@@ -61,6 +86,11 @@ export class OutputReader {
       return;
     }
     if (m.type === 'RECORD') {
+      const stats = this.opts.onReadStats ? readStatsOf(m) : undefined;
+      if (stats) {
+        this.opts.onReadStats!(stats);
+        return;
+      }
       // A destination printing records, or a source printing them on stdout in socket mode.
       if (this.unexpectedRecords++ === 0)
         messages.invalid(lineNo, text.slice(0, 120), 'a RECORD on this output is not routed');

@@ -30,6 +30,7 @@ import { StdioRouter } from './router';
 import { StateReporter } from './state-reporter';
 import { persistableState, recordCountOf, SocketStateTracker, StdioStateTracker } from './state-tracker';
 import { type StreamStatsReport, SyncStats } from './stats';
+import { StatusForwarder } from './status-forwarder';
 import { loadSourceCatalog, loadStreamMapping, type Workdir } from './workdir';
 
 export interface ReplicationOptions {
@@ -76,6 +77,8 @@ export class Replication {
   readonly stats = new SyncStats();
   private readonly o: ReplicationOptions;
   private routes!: StreamRoutes;
+  /** Source streams under the destination's names, for stream statuses (whoever maps records). */
+  private statusRoutes!: StreamRoutes;
   private mode: 'stdio' | 'socket' = 'stdio';
   private socketCount = 0;
   private stdioTracker: StdioStateTracker | undefined;
@@ -118,6 +121,7 @@ export class Replication {
     const destinationMaps =
       this.mode === 'stdio' && !!destProgram.env.SLUICE_STREAM_MAPPING && !removeEnv.length;
     this.routes = new StreamRoutes(catalog, destinationMaps ? undefined : mapping?.mapping);
+    this.statusRoutes = new StreamRoutes(catalog, mapping?.mapping);
 
     this.reporter = new StateReporter({
       send: (states) => this.o.api.reportState(states, this.o.stateGeneration),
@@ -141,10 +145,16 @@ export class Replication {
     );
 
     const startOpts = { workDir: w.dir, connectorIo: w.config.connectorIo };
+    // Socket mode keeps the destination's stdin for the source's stream statuses. A spawned
+    // destination always gets one; a container's stdin pipe is the plan's.
+    const destStart =
+      this.mode === 'socket' && w.config.connectorIo === 'spawn'
+        ? { ...destProgram, stdin: true }
+        : destProgram;
     // The destination first: in socket mode it connects to the source's sockets with retries.
     this.destination = this.side(
       destProgram,
-      startConnector(destProgram, { ...startOpts, extraEnv: destEnv, removeEnv }),
+      startConnector(destStart, { ...startOpts, extraEnv: destEnv, removeEnv }),
     );
     this.source = this.side(
       sourceProgram,
@@ -222,8 +232,10 @@ export class Replication {
     );
 
     if (this.socketTracker && this.destination.exit.code === 0 && !this.o.signal.aborted) {
-      // A clean exit means every state the destination echoed is committed.
+      // A clean exit means every state the destination echoed is committed, and so is every
+      // record it read.
       for (const s of this.socketTracker.releaseAll()) this.committedSocketState(s);
+      this.stats.commitAllRead();
     }
     await Promise.allSettled(this.controlUpdates);
     await this.persistFinalState();
@@ -343,6 +355,7 @@ export class Replication {
       (d) => this.routes.toSource(d),
     );
     this.stdioTracker = tracker;
+    const statuses = this.statusForwarder((line) => writer.writeString(line));
     const router = new StdioRouter({
       routes: this.routes,
       stats: this.stats,
@@ -350,6 +363,7 @@ export class Replication {
       out: writer,
       messages: source.messages,
       log: this.o.log,
+      statuses,
     });
 
     const destOut = new OutputReader({
@@ -406,11 +420,54 @@ export class Replication {
     );
     await srcStdout;
     this.sourceOutputEnded = true;
-    // Everything the source printed is routed: closing stdin lets the destination finish and
-    // commit (also after a failed source, so the records before its last state are kept).
+    // Everything the source printed is routed. Its stream statuses end the input: COMPLETE only
+    // when it succeeded, so its exit code is awaited first. Closing stdin then lets the
+    // destination finish and commit (also after a failed source: the records before its last
+    // state are kept, and no overwrite is swapped in).
+    statuses.finish(await this.sourceSucceeded());
     if (this.fatal || this.o.signal.aborted) writer.destroy();
     else await writer.end();
     await destStdout;
+  }
+
+  /** The source's stream statuses for the destination, under the destination's names. */
+  private statusForwarder(write: (line: string) => void): StatusForwarder {
+    const routes = this.statusRoutes;
+    return new StatusForwarder({
+      write,
+      toDestination: (d) => (routes.resolve(d.name, d.namespace) ? routes.toDestination(d) : undefined),
+      streams: routes.routes.map((r) => ({ name: r.destName, namespace: r.destNamespace })),
+    });
+  }
+
+  /**
+   * Once the source's output ended: whether it succeeded (exit code 0, no error trace, not
+   * stopped). Waits for its exit, which follows its output at once; one that lingers is stopped.
+   */
+  private async sourceSucceeded(): Promise<boolean> {
+    const { source } = this;
+    if (!source.conn.ended && !this.fatal && !this.o.signal.aborted) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = await Promise.race([
+        source.conn.exit.then(() => false),
+        new Promise<boolean>((r) => {
+          timer = setTimeout(() => r(true), SOURCE_EXIT_GRACE_MS);
+          timer.unref();
+        }),
+      ]);
+      if (timer) clearTimeout(timer);
+      if (late) {
+        this.o.log.platform(
+          'WARN',
+          `the source did not exit within ${SOURCE_EXIT_GRACE_MS / 1000} s of finishing its output: stopping it`,
+        );
+        source.conn.stop(this.o.workdir.config.stopGraceMs ?? DEFAULT_STOP_GRACE_MS);
+        return false;
+      }
+    }
+    if (!source.conn.ended) return false;
+    const exit = await source.conn.exit;
+    return exit.code === 0 && source.messages.errors.length === 0 && !this.fatal && !this.o.signal.aborted;
   }
 
   private fail(err: Error, stopAll: () => void): void {
@@ -440,13 +497,23 @@ export class Replication {
     const { source, destination } = this;
     const tracker = new SocketStateTracker();
     this.socketTracker = tracker;
-    // The destination reads the sockets, not stdin: close it so it never waits on it.
-    destination.conn.io.stdin?.end();
+    // The records travel over the sockets; stdin carries the source's stream statuses (as
+    // Airbyte's platform forwards them), so the destination knows which streams completed.
+    const stdin = destination.conn.io.stdin;
+    const writer = stdin ? new ChunkWriter(stdin) : undefined;
+    if (!writer) {
+      this.o.log.platform(
+        'WARN',
+        "the destination was started without stdin: the source's stream statuses cannot reach it",
+      );
+    }
+    const statuses = this.statusForwarder((line) => writer?.writeString(line));
     const destOut = new OutputReader({
       messages: destination.messages,
       onState: (echo) => {
         for (const s of tracker.onEcho(echo)) this.committedSocketState(s);
       },
+      onReadStats: (r) => this.stats.readByDestination(r.name, r.namespace, r.records, r.bytes),
     });
     const srcOut = new OutputReader({
       messages: source.messages,
@@ -454,6 +521,23 @@ export class Replication {
       onState: () => {
         this.sourceStatesOnStdout++;
       },
+      onOther: (m) => {
+        if (m.type === 'TRACE' && m.trace?.type === 'STREAM_STATUS') statuses.onStatus(m);
+        return false;
+      },
+    });
+    const sourceDone = this.consume(
+      source,
+      (c) => srcOut.push(c),
+      () => {
+        this.sourceOutputEnded = true;
+        srcOut.end();
+      },
+    ).then(async () => {
+      statuses.finish(await this.sourceSucceeded());
+      if (!writer) return;
+      if (this.o.signal.aborted) writer.destroy();
+      else await writer.end();
     });
     await Promise.all([
       this.consume(
@@ -461,14 +545,7 @@ export class Replication {
         (c) => destOut.push(c),
         () => destOut.end(),
       ),
-      this.consume(
-        source,
-        (c) => srcOut.push(c),
-        () => {
-          this.sourceOutputEnded = true;
-          srcOut.end();
-        },
-      ),
+      sourceDone,
     ]);
   }
 
@@ -477,7 +554,7 @@ export class Replication {
     const d =
       s.stream?.stream_descriptor ??
       (s.global?.stream_states.length === 1 ? s.global.stream_states[0]!.stream_descriptor : undefined);
-    if (d && records > 0) this.stats.addEmittedAndCommitted(d.name, d.namespace, records);
+    if (d && records > 0) this.stats.addCommitted(d.name, d.namespace, records);
     this.reporter.add(persistableState(s));
   }
 

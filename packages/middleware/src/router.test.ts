@@ -186,6 +186,16 @@ describe('StdioRouter', () => {
       ].join('\n'),
     );
     expect(t.lines.map((l) => JSON.parse(l).trace.stream_status.stream_descriptor)).toEqual([{ name: 'b' }]);
+    // COMPLETE waits for the source's end, after every record; a failed source never sends it.
+    t.feed(
+      `${rec('a', { i: 1 })}\n${trace({ type: 'STREAM_STATUS', stream_status: { stream_descriptor: { name: 'a' }, status: 'COMPLETE' } })}\n${rec('a', { i: 2 })}\n`,
+    );
+    expect(t.lines).toHaveLength(3);
+    t.router.statuses.finish(true);
+    expect(JSON.parse(t.lines[3]!).trace.stream_status).toEqual({
+      stream_descriptor: { name: 'b' },
+      status: 'COMPLETE',
+    });
     expect(t.stats.counter('a').estimatedRecords).toBe(99);
     expect(t.messages.errors).toMatchObject([
       {

@@ -13,6 +13,7 @@ import { type Route, type StreamRoutes, selectFields } from './mapping';
 import type { AttemptLog, MessageHandler } from './messages';
 import type { StdioStateTracker } from './state-tracker';
 import type { StreamCounter, SyncStats } from './stats';
+import { StatusForwarder } from './status-forwarder';
 
 /** Where routed lines go (the destination's stdin, through a ChunkWriter). */
 export interface LineSink {
@@ -29,6 +30,8 @@ export interface RouterOptions {
   /** The source's LOG, TRACE and CONTROL messages and stray lines. */
   messages: MessageHandler;
   log: AttemptLog;
+  /** Where the source's stream statuses go; by default to `out`, named by `routes`. */
+  statuses?: StatusForwarder;
   maxLineBytes?: number;
 }
 
@@ -41,7 +44,9 @@ export interface RouterOptions {
  * selection are parsed, to drop keys from `data`. Records of streams the configured catalog does
  * not have are counted and dropped. STATE lines get an id and the mapped descriptors and are
  * tracked until the destination echoes them. Everything else is validated against the protocol
- * schemas and handled by the source's MessageHandler; TRACE stream statuses are also forwarded.
+ * schemas and handled by the source's MessageHandler; TRACE stream statuses also go to the
+ * destination, in order with the records (COMPLETE only once the source succeeded: see
+ * StatusForwarder).
  */
 export class StdioRouter {
   private readonly splitter: LineSplitter;
@@ -51,6 +56,7 @@ export class StdioRouter {
   private readonly out: LineSink;
   private readonly messages: MessageHandler;
   private readonly log: AttemptLog;
+  readonly statuses: StatusForwarder;
   private lastRoute: Route | undefined;
   private lastCounter: StreamCounter | undefined;
   private readonly warnedUnknown = new Set<string>();
@@ -67,6 +73,14 @@ export class StdioRouter {
     this.out = opts.out;
     this.messages = opts.messages;
     this.log = opts.log;
+    const routes = opts.routes;
+    this.statuses =
+      opts.statuses ??
+      new StatusForwarder({
+        write: (line) => opts.out.writeString(line),
+        toDestination: (d) => (routes.resolve(d.name, d.namespace) ? routes.toDestination(d) : undefined),
+        streams: routes.routes.map((r) => ({ name: r.destName, namespace: r.destNamespace })),
+      });
     this.splitter = new LineSplitter(opts.maxLineBytes ? { maxLineBytes: opts.maxLineBytes } : {});
   }
 
@@ -203,20 +217,8 @@ export class StdioRouter {
         return;
       case 'TRACE':
         this.messages.handle(m);
-        if (m.trace?.type === 'STREAM_STATUS' && m.trace.stream_status) {
-          // Destinations learn that a stream is complete from the source's status, as on Airbyte.
-          const s = m.trace.stream_status;
-          if (this.routes.resolve(s.stream_descriptor.name, s.stream_descriptor.namespace)) {
-            const mapped = {
-              ...m,
-              trace: {
-                ...m.trace,
-                stream_status: { ...s, stream_descriptor: this.routes.toDestination(s.stream_descriptor) },
-              },
-            };
-            this.out.writeString(JSON.stringify(mapped));
-          }
-        }
+        // Destinations learn that a stream is complete from the source's status, as on Airbyte.
+        if (m.trace?.type === 'STREAM_STATUS') this.statuses.onStatus(m);
         return;
       default:
         this.messages.handle(m);

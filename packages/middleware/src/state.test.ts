@@ -143,3 +143,31 @@ describe('StateReporter', () => {
     expect(reporter.error).toBeInstanceOf(Error);
   });
 });
+
+describe('SyncStats in socket mode', () => {
+  it('takes emitted bytes from what the destination read, and commits their share', () => {
+    const stats = new SyncStats();
+    stats.readByDestination('a', undefined, 100, 50_000);
+    stats.addCommitted('a', undefined, 40);
+    // A late (lower) count never lowers what is known.
+    stats.readByDestination('a', undefined, 90, 45_000);
+    expect(stats.reports()).toEqual([
+      expect.objectContaining({
+        stream: { name: 'a', namespace: null },
+        recordsEmitted: 100,
+        bytesEmitted: 50_000,
+        recordsCommitted: 40,
+        bytesCommitted: 20_000,
+      }),
+    ]);
+    // States naming several streams count for none; a clean destination exit commits all it read.
+    stats.readByDestination('b', 'ns', 10, 1_000);
+    stats.commitAllRead();
+    expect(stats.totals()).toMatchObject({
+      recordsEmitted: 110,
+      recordsCommitted: 110,
+      bytesEmitted: 51_000,
+      bytesCommitted: 51_000,
+    });
+  });
+});

@@ -13,6 +13,9 @@ export interface StreamCounter {
   recordsDropped: number;
   estimatedRecords: number | undefined;
   estimatedBytes: number | undefined;
+  /** Socket mode: records and bytes the destination said it read (its stats messages). */
+  readRecords: number;
+  readBytes: number;
   /** Changed since the last state snapshot. */
   dirty: boolean;
 }
@@ -61,6 +64,8 @@ export class SyncStats {
         recordsDropped: 0,
         estimatedRecords: undefined,
         estimatedBytes: undefined,
+        readRecords: 0,
+        readBytes: 0,
         dirty: false,
       };
       this.byKey.set(key, c);
@@ -90,11 +95,47 @@ export class SyncStats {
     }
   }
 
-  /** Socket mode: the middleware sees no records, only the counts states carry. */
-  addEmittedAndCommitted(name: string, namespace: string | undefined, records: number): void {
+  /**
+   * Socket mode: records of a committed state (the count it carries). The middleware sees no
+   * records; what was emitted is at least what was committed.
+   */
+  addCommitted(name: string, namespace: string | undefined, records: number): void {
     const c = this.counter(name, namespace);
-    c.recordsEmitted += records;
     c.recordsCommitted += records;
+    if (c.recordsEmitted < c.recordsCommitted) c.recordsEmitted = c.recordsCommitted;
+    this.socketBytes(c);
+  }
+
+  /** Socket mode: the destination's cumulative count of what it read of a stream. */
+  readByDestination(name: string, namespace: string | undefined, records: number, bytes: number): void {
+    const c = this.counter(name, namespace);
+    if (records > c.readRecords) c.readRecords = records;
+    if (bytes > c.readBytes) c.readBytes = bytes;
+    if (c.readRecords > c.recordsEmitted) c.recordsEmitted = c.readRecords;
+    this.socketBytes(c);
+  }
+
+  /**
+   * Socket mode, after the destination exited cleanly: it committed everything it read (also
+   * records after its last state, and streams of states that name several streams).
+   */
+  commitAllRead(): void {
+    for (const c of this.byKey.values()) {
+      if (c.readRecords > c.recordsCommitted) c.recordsCommitted = c.readRecords;
+      if (c.recordsEmitted < c.recordsCommitted) c.recordsEmitted = c.recordsCommitted;
+      this.socketBytes(c);
+    }
+  }
+
+  /** Bytes follow records: what was read, and the committed share of it at the read average. */
+  private socketBytes(c: StreamCounter): void {
+    if (c.readBytes > c.bytesEmitted) c.bytesEmitted = c.readBytes;
+    if (c.readRecords === 0) return;
+    const committed = Math.min(
+      c.bytesEmitted,
+      Math.round((c.readBytes / c.readRecords) * c.recordsCommitted),
+    );
+    if (committed > c.bytesCommitted) c.bytesCommitted = committed;
   }
 
   estimate(

@@ -1,8 +1,17 @@
+export {
+  type AttemptLogEntry,
+  type AttemptLogPage,
+  appendAttemptLogChunks,
+  decodeLogCursor,
+  encodeLogCursor,
+  LOG_WRITERS,
+  readAttemptLog,
+} from './attempt-log';
 export { loadWorkloadEnv, WorkloadEnv, type WorkloadSettings } from './env';
 export { WorkloadError, type WorkloadErrorCode, type WorkloadErrorDetails } from './errors';
 export * from './queue';
 export {
-  type AttemptLogEntry,
+  type ActiveWorkloadInfo,
   type ConfigSecrets,
   type CreateResult,
   type HeartbeatOutcome,

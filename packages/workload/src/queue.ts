@@ -2,7 +2,10 @@ import type { Logger } from '@sluice/shared';
 import { DelayedError, type Job, Queue, Worker } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import { z } from 'zod';
+import { type FleetMember, type FleetMemberInfo, type FleetMembership, joinFleet, listFleet } from './fleet';
 import { DataplaneGroup, MAX_PRIORITY, MIN_PRIORITY, WorkloadId } from './types';
+
+export * from './fleet';
 
 /**
  * Dispatch: how workloads reach launchers. One BullMQ queue per dataplane group
@@ -66,6 +69,8 @@ export interface WorkloadDispatch {
   /** Removes the queue job if no launcher holds it (best effort). */
   remove(w: DispatchTarget): Promise<void>;
   publish(event: WorkloadEvent): Promise<void>;
+  /** The workers and launchers that reported in recently (see fleet.ts); absent: not known. */
+  listFleet?(): Promise<FleetMember[]>;
 }
 
 function connect(connection: RedisConnection, overrides: RedisOptions = {}): Redis {
@@ -141,6 +146,21 @@ export class WorkloadQueue implements WorkloadDispatch {
 
   async publish(event: WorkloadEvent): Promise<void> {
     await this.redis.publish(workloadEventsChannel(this.prefix, event.dataplaneGroup), JSON.stringify(event));
+  }
+
+  /**
+   * Registers this process (a worker, a launcher) in the fleet the API shows, on this queue's
+   * Redis connection and prefix; call `leave()` before `close()`.
+   */
+  joinFleet(info: FleetMemberInfo, opts: { intervalMs?: number } = {}): FleetMembership {
+    return joinFleet(this.redis, this.prefix, info, {
+      ...opts,
+      ...(this.options.logger ? { logger: this.options.logger } : {}),
+    });
+  }
+
+  listFleet(): Promise<FleetMember[]> {
+    return listFleet(this.redis, this.prefix);
   }
 
   /** Jobs of a group's queue by BullMQ state (waiting, prioritized, delayed, active). */

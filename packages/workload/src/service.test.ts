@@ -590,16 +590,16 @@ describe('reports', () => {
         chunks: [chunk(1), chunk(2), { sequence: 3, text: 'a\u0000b' }],
       }),
     ).toEqual({ attached: true, stored: 1 });
-    const { entries, nextOffset } = await svc.readAttemptLog(fx.attempt.id);
-    expect(entries.map((e) => [e.writer, e.sequence, e.text])).toEqual([
+    const first = await svc.readAttemptLog(fx.attempt.id);
+    expect(first.entries.map((e) => [e.writer, e.sequence, e.text])).toEqual([
       ['launcher', 0, 'claimed\n'],
       ['middleware', 0, 'line 0\n'],
       ['middleware', 1, 'line 1\n'],
       ['middleware', 2, 'line 2\n'],
       ['middleware', 3, 'a\uFFFDb'],
     ]);
-    expect(nextOffset).toBe(5);
-    expect((await svc.readAttemptLog(fx.attempt.id, { offset: 4 })).entries).toHaveLength(1);
+    expect(first.more).toBe(false);
+    expect((await svc.readAttemptLog(fx.attempt.id, { cursor: first.cursor })).entries).toEqual([]);
     expect((await t.db.attempt.findUniqueOrThrow({ where: { id: fx.attempt.id } })).logLocation).toBe('db');
 
     const noAttempt = testWorkloadId();
@@ -608,6 +608,108 @@ describe('reports', () => {
       attached: false,
       stored: 0,
     });
+  });
+
+  it('reads an attempt log with a cursor that is exact under concurrent writers', async () => {
+    const fx = await createWorkloadFixtures(t.db);
+    const attemptId = fx.attempt.id;
+    const text = (w: string, n: number) => `${w} ${n}\n`;
+    const append = (writer: 'middleware' | 'api' | 'launcher' | 'platform', ...ns: number[]) =>
+      svc.appendAttemptLog(
+        attemptId,
+        writer,
+        ns.map((n) => ({ sequence: n, text: text(writer, n) })),
+      );
+    const seen: string[] = [];
+    const readAll = async (cursor: string | null, limit = 1000) => {
+      let c = cursor;
+      for (;;) {
+        const page = await svc.readAttemptLog(attemptId, { cursor: c, limit });
+        seen.push(...page.entries.map((e) => e.text));
+        c = page.cursor;
+        if (!page.more) return c;
+      }
+    };
+    await append('middleware', 0);
+    await append('launcher', 0);
+    let cursor = await readAll(null);
+    expect(seen).toEqual(['middleware 0\n', 'launcher 0\n']);
+    // Written after the launcher's chunk: a cursor over the raw number (launcher range above
+    // the middleware's) would never return these.
+    await append('middleware', 1, 2);
+    await append('api', 0);
+    // A chunk whose transaction started before the last read but committed after it: its
+    // timestamp is older than chunks already read.
+    await t.db.attemptLogChunk.create({
+      data: { attemptId, sequence: 1_500_000_000, text: 'platform 0\n', createdAt: new Date(0) },
+    });
+    cursor = await readAll(cursor);
+    expect(seen).toEqual([
+      'middleware 0\n',
+      'launcher 0\n',
+      'platform 0\n',
+      'middleware 1\n',
+      'middleware 2\n',
+      'api 0\n',
+    ]);
+    // Small pages: every chunk exactly once, each writer's in order.
+    await append('launcher', 1, 2, 3);
+    await append('middleware', 3, 4);
+    const before = seen.length;
+    await readAll(cursor, 2);
+    expect(seen.slice(before).sort()).toEqual(
+      ['launcher 1\n', 'launcher 2\n', 'launcher 3\n', 'middleware 3\n', 'middleware 4\n'].sort(),
+    );
+    const launcherLines = seen.filter((l) => l.startsWith('launcher'));
+    expect(launcherLines).toEqual(['launcher 0\n', 'launcher 1\n', 'launcher 2\n', 'launcher 3\n']);
+    expect(new Set(seen).size).toBe(seen.length);
+
+    expect(await code(svc.readAttemptLog(attemptId, { cursor: 'not-a-cursor' }))).toMatchObject({
+      code: 'BAD_REQUEST',
+      message: expect.stringContaining('cursor'),
+    });
+    const other = await createWorkloadFixtures(t.db);
+    expect(await code(svc.readAttemptLog(other.attempt.id, { cursor }))).toMatchObject({
+      code: 'BAD_REQUEST',
+      message: expect.stringContaining('another attempt'),
+    });
+  });
+
+  it('keeps the lines of every workload of an attempt (a sync runs a discover first)', async () => {
+    const fx = await createWorkloadFixtures(t.db);
+    const discover = testWorkloadId();
+    const sync = testWorkloadId();
+    await svc.create(checkWorkload(fx, { id: discover, type: 'discover', attemptId: fx.attempt.id }));
+    await svc.create(syncWorkload(fx, { id: sync, attemptId: fx.attempt.id }));
+    const chunk = (w: string, n: number) => ({ sequence: n, text: `${w} ${n}\n` });
+    // Both workloads' middleware and launcher number their chunks from 0.
+    await svc.appendLog({ id: discover, writer: 'launcher', chunks: [chunk('discover launcher', 0)] });
+    await svc.appendLog({
+      id: discover,
+      writer: 'middleware',
+      chunks: [chunk('discover', 0), chunk('discover', 1)],
+    });
+    const first = await svc.readAttemptLog(fx.attempt.id);
+    await svc.appendLog({ id: sync, writer: 'launcher', chunks: [chunk('sync launcher', 0)] });
+    await svc.appendLog({ id: sync, writer: 'middleware', chunks: [chunk('sync', 0), chunk('sync', 1)] });
+    // A late line of the first workload's launcher, after the second's were written.
+    await svc.appendLog({ id: discover, writer: 'launcher', chunks: [chunk('discover launcher', 1)] });
+    const next = await svc.readAttemptLog(fx.attempt.id, { cursor: first.cursor });
+    expect(first.entries.map((e) => e.text)).toEqual([
+      'discover launcher 0\n',
+      'discover 0\n',
+      'discover 1\n',
+    ]);
+    expect(next.entries.map((e) => [e.writer, e.sequence, e.text])).toEqual([
+      ['launcher', 0, 'sync launcher 0\n'],
+      ['middleware', 0, 'sync 0\n'],
+      ['middleware', 1, 'sync 1\n'],
+      ['launcher', 1, 'discover launcher 1\n'],
+    ]);
+    // Each workload numbers from 0 in a slot of its own.
+    expect(next.entries[1]!.slot).not.toBe(first.entries[1]!.slot);
+    expect((await svc.readAttemptLog(fx.attempt.id, { cursor: next.cursor })).entries).toEqual([]);
+    expect((await svc.readAttemptLog(fx.attempt.id)).entries).toHaveLength(7);
   });
 
   it('validates, seals and stores a CONTROL config update', async () => {

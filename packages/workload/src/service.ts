@@ -3,6 +3,7 @@ import { persistConnectionState, readConnectionState, StaleStateError } from '@s
 import { compileConfigValidator } from '@sluice/protocol';
 import { createLogger, type Logger } from '@sluice/shared';
 import type { z } from 'zod';
+import { appendAttemptLogChunks, readAttemptLog } from './attempt-log';
 import { WorkloadError, workloadNotFound } from './errors';
 import type { WorkloadDispatch } from './queue';
 import { StateReport, toConnectionState } from './state-report';
@@ -13,7 +14,6 @@ import {
   type ConnectorInput,
   CreateWorkload,
   isTerminalStatus,
-  LOG_WRITER_BASE,
   LogChunk,
   LogWriter,
   StreamStatsReport,
@@ -89,12 +89,19 @@ export interface SweepResult {
   settled: Workload[];
 }
 
-export interface AttemptLogEntry {
-  writer: LogWriter;
-  /** The writer's own chunk number. */
-  sequence: number;
-  text: string;
+/** An active workload as operators see it (`listActiveOverview`). */
+export interface ActiveWorkloadInfo {
+  id: string;
+  type: string;
+  status: string;
+  dataplaneGroup: string;
+  claimedBy: string | null;
   createdAt: Date;
+  runningAt: Date | null;
+  lastHeartbeatAt: Date | null;
+  workspaceId: string | null;
+  connectionId: string | null;
+  jobId: string | null;
 }
 
 const ACTIVE = [...ACTIVE_STATUSES] as WorkloadStatus[];
@@ -119,17 +126,6 @@ function parse<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
 const asJson = (v: unknown) => v as Prisma.InputJsonValue;
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** Postgres text cannot hold NUL; a connector's log can. */
-const cleanText = (s: string) => (s.includes('\u0000') ? s.replaceAll('\u0000', '\uFFFD') : s);
-
-function writerOf(sequence: number): { writer: LogWriter; sequence: number } {
-  if (sequence >= LOG_WRITER_BASE.platform)
-    return { writer: 'platform', sequence: sequence - LOG_WRITER_BASE.platform };
-  if (sequence >= LOG_WRITER_BASE.launcher)
-    return { writer: 'launcher', sequence: sequence - LOG_WRITER_BASE.launcher };
-  return { writer: 'middleware', sequence };
-}
 
 /**
  * Every status change is one guarded UPDATE (`WHERE id = … AND status IN (expected)`) inside a
@@ -660,6 +656,48 @@ export class WorkloadService {
   }
 
   /**
+   * What runs now, for operators (the dashboard's fleet page): active workloads of every group
+   * (or one), oldest first, with the workspace, connection and job their attempt belongs to.
+   * Never their input.
+   */
+  async listActiveOverview(
+    args: { dataplaneGroup?: string; limit?: number } = {},
+  ): Promise<ActiveWorkloadInfo[]> {
+    const rows = await this.db.workload.findMany({
+      where: {
+        status: { in: ACTIVE },
+        ...(args.dataplaneGroup ? { dataplaneGroup: args.dataplaneGroup } : {}),
+      },
+      orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+      take: Math.max(1, Math.min(args.limit ?? 200, 1000)),
+      select: {
+        id: true,
+        type: true,
+        status: true,
+        dataplaneGroup: true,
+        claimedBy: true,
+        createdAt: true,
+        runningAt: true,
+        lastHeartbeatAt: true,
+        attempt: { select: { jobId: true, job: { select: { workspaceId: true, connectionId: true } } } },
+      },
+    });
+    return rows.map((r) => ({
+      id: r.id,
+      type: r.type,
+      status: r.status,
+      dataplaneGroup: r.dataplaneGroup,
+      claimedBy: r.claimedBy,
+      createdAt: r.createdAt,
+      runningAt: r.runningAt,
+      lastHeartbeatAt: r.lastHeartbeatAt,
+      workspaceId: r.attempt?.job.workspaceId ?? null,
+      connectionId: r.attempt?.job.connectionId ?? null,
+      jobId: r.attempt?.jobId ?? null,
+    }));
+  }
+
+  /**
    * Terminal workloads changed after a cursor, oldest first, for the worker's reconciler (which
    * signals waiting workflows it may have missed). Pass the last row's `updatedAt` and `id`
    * back as the next cursor.
@@ -851,8 +889,8 @@ export class WorkloadService {
   }
 
   /**
-   * Appends chunks to the workload's attempt log. Each writer numbers its chunks from 0; a
-   * chunk already stored (a retried append) is skipped. `attached` is false for a workload
+   * Appends chunks to the workload's attempt log. Each writer numbers its chunks from 0 and
+   * appends them in order; a chunk already stored (a retried append) is skipped. `attached` is false for a workload
    * without an attempt (nothing is stored then).
    */
   async appendLog(args: {
@@ -865,44 +903,29 @@ export class WorkloadService {
     const chunks = parse(LogChunk.array().max(1000), args.chunks);
     const row = await this.get(args.id, args.scope);
     if (!row.attemptId) return { attached: false, stored: 0 };
-    return this.appendAttemptLog(row.attemptId, writer, chunks);
+    // The workload's slot: its place among the attempt's workloads (a sync's discover, the sync).
+    const slot = await this.db.workload.count({
+      where: {
+        attemptId: row.attemptId,
+        OR: [{ createdAt: { lt: row.createdAt } }, { createdAt: row.createdAt, autoId: { lt: row.autoId } }],
+      },
+    });
+    const stored = await appendAttemptLogChunks(this.db, row.attemptId, writer, chunks, { slot });
+    return { attached: true, stored };
   }
 
-  /** The same for the platform's own lines (the worker writes in-process). */
+  /** The same for lines written in-process (the worker's `platform` lines). */
   async appendAttemptLog(
     attemptId: string,
     writer: LogWriter,
     chunks: LogChunk[],
   ): Promise<{ attached: boolean; stored: number }> {
-    if (chunks.length === 0) return { attached: true, stored: 0 };
-    const base = LOG_WRITER_BASE[writer];
-    const result = await this.db.attemptLogChunk.createMany({
-      data: chunks.map((c) => ({ attemptId, sequence: base + c.sequence, text: cleanText(c.text) })),
-      skipDuplicates: true,
-    });
-    await this.db.attempt.updateMany({
-      where: { id: attemptId, logLocation: null },
-      data: { logLocation: 'db' },
-    });
-    return { attached: true, stored: result.count };
+    return { attached: true, stored: await appendAttemptLogChunks(this.db, attemptId, writer, chunks) };
   }
 
-  /** An attempt's log in arrival order (then by chunk number), for the jobs API and the UI. */
-  async readAttemptLog(
-    attemptId: string,
-    opts: { offset?: number; limit?: number } = {},
-  ): Promise<{ entries: AttemptLogEntry[]; nextOffset: number }> {
-    const offset = opts.offset ?? 0;
-    const rows = await this.db.attemptLogChunk.findMany({
-      where: { attemptId },
-      orderBy: [{ createdAt: 'asc' }, { sequence: 'asc' }],
-      skip: offset,
-      take: opts.limit ?? 1000,
-    });
-    return {
-      entries: rows.map((r) => ({ ...writerOf(r.sequence), text: r.text, createdAt: r.createdAt })),
-      nextOffset: offset + rows.length,
-    };
+  /** A page of an attempt's log after `cursor` (see `readAttemptLog` in attempt-log.ts). */
+  readAttemptLog(attemptId: string, opts: { cursor?: string | null; limit?: number } = {}) {
+    return readAttemptLog(this.db, attemptId, opts);
   }
 
   /**

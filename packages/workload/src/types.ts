@@ -168,18 +168,29 @@ export const StreamStatsReport = z.object({
 export type StreamStatsReport = z.infer<typeof StreamStatsReport>;
 
 /**
- * Writers of an attempt's log. Each numbers its own chunks from 0, so its retried appends are
- * idempotent; the writer's range keeps the numbers of different writers apart in the table's
- * `(attempt, sequence)` key.
+ * Writers of an attempt's log. Each numbers its own chunks from 0 and appends them in order, so
+ * its retried appends are idempotent; the writer's range keeps the numbers of different writers
+ * apart in the table's `(attempt, sequence)` key. `api`: the API's own lines (a connector job it
+ * runs, or the local runner); `platform`: the worker's.
+ *
+ * An attempt may run several workloads (a sync's discover, then the sync), each with its own
+ * middleware and launcher lines numbered from 0: within a writer's range every workload of the
+ * attempt has a slot of `LOG_SLOT_STRIDE` numbers (its place among the attempt's workloads).
  */
-export const LogWriter = z.enum(['middleware', 'launcher', 'platform']);
+export const LogWriter = z.enum(['middleware', 'api', 'launcher', 'platform']);
 export type LogWriter = z.infer<typeof LogWriter>;
 export const LOG_WRITER_BASE: Record<LogWriter, number> = {
   middleware: 0,
+  api: 500_000_000,
   launcher: 1_000_000_000,
   platform: 1_500_000_000,
 };
-export const MAX_LOG_SEQUENCE = 499_999_999;
+/** Numbers of one workload's chunks within a writer's range. */
+export const LOG_SLOT_STRIDE = 10_000_000;
+/** Slots of a writer's range: workloads of one attempt beyond this share the last slot. */
+export const MAX_LOG_SLOT = 49;
+/** Chunk numbers of one writer (and workload): 0 … MAX_LOG_SEQUENCE. */
+export const MAX_LOG_SEQUENCE = LOG_SLOT_STRIDE - 1;
 
 export const LogChunk = z.object({
   sequence: z.number().int().min(0).max(MAX_LOG_SEQUENCE),

@@ -412,16 +412,17 @@ function levelClass(line: string): string | undefined {
 }
 
 interface Chunk {
+  writer: string;
+  slot: number;
   sequence: number;
   text: string;
   createdAt: string;
 }
 
 /**
- * An attempt's log. While the attempt runs it follows job.attemptLog. Chunk sequence numbers
- * are per writer (middleware, launcher and platform each own a range), so a writer with a
- * lower range can add chunks below ones already read: each poll re-reads the log from the
- * start and keeps the chunks it has not seen, shown in the order they were written.
+ * An attempt's log. While the attempt runs it follows job.attemptLog with the cursor the API
+ * answers, which records how far each writer's chunks (middleware, launcher, API, platform)
+ * were read: every chunk arrives once, in the order it was written, and is appended.
  */
 export function LogViewer({ jobId, attemptNumber }: { jobId: string; attemptNumber: number | undefined }) {
   const [chunks, setChunks] = useState<Chunk[]>([]);
@@ -432,7 +433,8 @@ export function LogViewer({ jobId, attemptNumber }: { jobId: string; attemptNumb
 
   useEffect(() => {
     let stopped = false;
-    const known = new Map<number, Chunk>();
+    let cursor: string | null = null;
+    let count = 0;
     setChunks([]);
     setState('loading');
     setError(null);
@@ -441,28 +443,25 @@ export function LogViewer({ jobId, attemptNumber }: { jobId: string; attemptNumb
         if (stopped) return;
         let complete = false;
         try {
-          let after = -1;
           for (;;) {
             const page = await api.job.attemptLog.query({
               jobId,
               ...(attemptNumber !== undefined ? { attemptNumber } : {}),
-              afterSequence: after,
+              cursor,
               limit: 1000,
             });
             if (stopped) return;
-            for (const c of page.chunks) known.set(c.sequence, c);
-            after = page.lastSequence;
+            cursor = page.cursor;
             complete = page.complete;
+            if (page.chunks.length > 0) {
+              count += page.chunks.length;
+              setChunks((prev) => [...prev, ...page.chunks]);
+            }
             if (page.chunks.length < 1000) break;
           }
           setError(null);
-          setChunks(
-            [...known.values()].sort(
-              (a, b) => a.createdAt.localeCompare(b.createdAt) || a.sequence - b.sequence,
-            ),
-          );
           if (complete) {
-            setState(known.size === 0 ? 'empty' : 'complete');
+            setState(count === 0 ? 'empty' : 'complete');
             return;
           }
           setState('following');
@@ -470,7 +469,7 @@ export function LogViewer({ jobId, attemptNumber }: { jobId: string; attemptNumb
           if (stopped) return;
           setError(err);
         }
-        await new Promise((r) => setTimeout(r, known.size > 2000 ? 5000 : 1000));
+        await new Promise((r) => setTimeout(r, count > 2000 ? 5000 : 1000));
       }
     })();
     return () => {

@@ -1,9 +1,8 @@
 import { z } from 'zod';
 
 /**
- * The fleet views this dashboard expects from the API. `workload.admin.queueDepth` exists;
- * the two below are not served yet (see apps/web/README.md): the page calls them by path and
- * says "not available on this server" while they answer NOT_FOUND.
+ * The fleet views of the dashboard's Fleet page (`workload.admin.*`, instance admins): the page
+ * parses the API's answers with these, so a change of shape shows as an error, not a blank.
  */
 
 /** `workload.admin.fleet` (instance admin, query, no input). */

@@ -1,32 +1,12 @@
+import {
+  CONNECTOR_JOB_WORKFLOW,
+  ConnectorJobInput,
+  type ConnectorJobOutput,
+  WORKLOAD_SIGNAL,
+} from '@sluice/platform';
 import { CancelledError, defineWorkflow, type WorkflowContext } from '@sluice/workflow';
-import { ConnectorInput } from '@sluice/workload';
-import { z } from 'zod';
 import { step, type WorkflowDeps } from '../deps';
-import { CONNECTOR_JOB_WORKFLOW, WORKLOAD_SIGNAL } from '../ids';
 import { waitForWorkload } from './wait';
-
-export const ConnectorJobInput = z.object({
-  kind: z.enum(['spec', 'check', 'discover']),
-  workloadId: z.string().min(1),
-  dataplaneGroup: z.string().min(1),
-  timeoutMs: z.number().int().positive(),
-  /** The API's check/discover job and attempt (spec runs have none). */
-  jobId: z.uuid().optional(),
-  attemptId: z.uuid().optional(),
-  workspaceId: z.uuid().optional(),
-  /** The connector, its config sealed as stored. */
-  connector: ConnectorInput,
-});
-export type ConnectorJobInput = z.infer<typeof ConnectorJobInput>;
-
-export interface ConnectorJobOutput {
-  workloadId: string;
-  status: 'success' | 'failure' | 'cancelled';
-  reason: string | null;
-  source: string | null;
-  /** The workflow cancelled the workload because it ran out of time. */
-  timedOut: boolean;
-}
 
 /**
  * Spec, check and discover behind the Config API: creates the workload, waits for it (cancelling

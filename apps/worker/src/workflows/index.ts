@@ -5,7 +5,6 @@ import { connectorJobWorkflow } from './connector-job';
 import { connectionManagerWorkflow } from './manager';
 import { notifyWorkflow } from './notify';
 
-export type { ConnectorJobInput, ConnectorJobOutput } from './connector-job';
 export type { ManagerInput, ManagerOutput } from './manager';
 
 /** Every workflow type of the worker; every worker process must register all of them. */

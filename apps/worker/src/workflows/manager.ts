@@ -1,7 +1,7 @@
+import { MANAGER_SIGNALS, MANAGER_WORKFLOW, SIGNALS, WORKLOAD_SIGNAL } from '@sluice/platform';
 import { defineWorkflow, type WorkflowContext } from '@sluice/workflow';
 import { z } from 'zod';
 import { step, type WorkflowDeps } from '../deps';
-import { MANAGER_SIGNALS, MANAGER_WORKFLOW, SIGNALS, WORKLOAD_SIGNAL } from '../ids';
 import { abandonJob, cancelPendingJobs, loadManagerPlan } from '../jobs';
 import { nextDue } from '../schedule';
 import { runJob } from './sync';

@@ -1,6 +1,6 @@
+import { NOTIFY_WORKFLOW } from '@sluice/platform';
 import { defineWorkflow, type WorkflowContext } from '@sluice/workflow';
 import { step, type WorkflowDeps } from '../deps';
-import { NOTIFY_WORKFLOW } from '../ids';
 import { deliverWebhook, NotifyInput, subscribedWebhooks } from '../notifications';
 
 export type DeliveryResult =

@@ -1,3 +1,4 @@
+import { type FailureReason, failuresOf, isRetryable, SIGNALS, type WorkloadOutcome } from '@sluice/platform';
 import type { SignalMessage, WorkflowContext } from '@sluice/workflow';
 import { z } from 'zod';
 import {
@@ -5,16 +6,17 @@ import {
   applyDiscoveredCatalog,
   createDiscoverWorkload,
   createSyncWorkload,
+  type SchemaOutcome,
   shouldDiscover,
 } from '../attempt';
+import { type PlatformLine, platformLine } from '../attempt-log';
 import { countFailure, retryDecision } from '../config';
 import { step, type WorkflowDeps } from '../deps';
-import { type FailureReason, failuresOf, isRetryable } from '../failures';
-import { SIGNALS } from '../ids';
 import {
   type AttemptResult,
   createScheduledJob,
   evaluateAutoDisable,
+  finalStatsOf,
   finishAttempt,
   finishJob,
   type JobSummary,
@@ -114,7 +116,7 @@ function signalHandler(ctx: WorkflowContext, deps: WorkflowDeps, control: Contro
 async function failuresFor(
   ctx: WorkflowContext,
   deps: WorkflowDeps,
-  outcome: import('../workloads').WorkloadOutcome,
+  outcome: WorkloadOutcome,
   origin: FailureReason['failureOrigin'] | null,
 ): Promise<FailureReason[]> {
   return step(ctx, deps, 'workload-failures', async () => {
@@ -130,6 +132,31 @@ async function failuresFor(
   });
 }
 
+const line = (
+  deps: WorkflowDeps,
+  ref: AttemptRef,
+  which: PlatformLine,
+  level: 'INFO' | 'WARN' | 'ERROR',
+  message: string,
+) => platformLine(deps.db, deps.logger, ref.attemptId, which, level, message);
+
+function schemaLine(o: SchemaOutcome): string {
+  switch (o.action) {
+    case 'unchanged':
+      return 'the source schema is unchanged';
+    case 'propagated':
+      return 'the source schema changed; the change was applied to the connection (its preference)';
+    case 'recorded':
+      return 'the source schema changed (non-breaking); the change awaits review';
+    case 'disabled':
+      return o.reason;
+    case 'breaking':
+      return o.reason;
+    case 'failed':
+      return `the discovered catalog was not applied: ${o.failures[0]?.externalMessage ?? 'unknown error'}`;
+  }
+}
+
 async function runAttempt(
   ctx: WorkflowContext,
   deps: WorkflowDeps,
@@ -143,7 +170,18 @@ async function runAttempt(
   if (control.jobType === 'sync' && !control.discovered) {
     const needed = await step(ctx, deps, 'should-discover', () => shouldDiscover(deps, ref.jobId));
     if (needed) {
-      const prep = await step(ctx, deps, 'create-discover-workload', () => createDiscoverWorkload(deps, ref));
+      const prep = await step(ctx, deps, 'create-discover-workload', async () => {
+        const p = await createDiscoverWorkload(deps, ref);
+        if (p.kind === 'created')
+          await line(
+            deps,
+            ref,
+            'discover',
+            'INFO',
+            `discover of the source runs as workload ${p.workloadId}`,
+          );
+        return p;
+      });
       if (prep.kind === 'failed') return { status: 'failed', failures: prep.failures };
       const w = prep.outcome
         ? { outcome: prep.outcome, cancelledBecause: null }
@@ -156,9 +194,11 @@ async function runAttempt(
           failures: await failuresFor(ctx, deps, w.outcome, 'source'),
         };
       }
-      const schema = await step(ctx, deps, 'apply-catalog', () =>
-        applyDiscoveredCatalog(deps, ref, prep.workloadId),
-      );
+      const schema = await step(ctx, deps, 'apply-catalog', async () => {
+        const o = await applyDiscoveredCatalog(deps, ref, prep.workloadId);
+        await line(deps, ref, 'schema', o.action === 'breaking' ? 'ERROR' : 'INFO', schemaLine(o));
+        return o;
+      });
       switch (schema.action) {
         case 'failed':
           return { status: 'failed', workloadId: prep.workloadId, failures: schema.failures };
@@ -185,7 +225,12 @@ async function runAttempt(
     }
   }
 
-  const prep = await step(ctx, deps, 'create-sync-workload', () => createSyncWorkload(deps, ref));
+  const prep = await step(ctx, deps, 'create-sync-workload', async () => {
+    const p = await createSyncWorkload(deps, ref);
+    if (p.kind === 'created')
+      await line(deps, ref, 'sync', 'INFO', `${control.jobType} runs as workload ${p.workloadId}`);
+    return p;
+  });
   if (prep.kind === 'failed') return { status: 'failed', failures: prep.failures };
   const w = prep.outcome ? { outcome: prep.outcome, cancelledBecause: null } : await wait(prep.workloadId);
   if (w.cancelledBecause) return cancelledResult(w.cancelledBecause, prep.workloadId);
@@ -267,17 +312,40 @@ export async function runJob(
   let final: 'succeeded' | 'failed' | 'cancelled';
   for (;;) {
     setState(ctx, { phase: 'running', jobId, jobType: started.type, attempt: attemptNumber });
-    const att = await step(ctx, deps, 'start-attempt', () => startAttempt(deps.db, jobId, attemptNumber));
+    const att = await step(ctx, deps, 'start-attempt', async () => {
+      const a = await startAttempt(deps.db, jobId, attemptNumber);
+      await platformLine(
+        deps.db,
+        deps.logger,
+        a.attemptId,
+        'started',
+        'INFO',
+        `attempt ${attemptNumber} of ${started.type} job ${jobId} started`,
+      );
+      return a;
+    });
     const ref: AttemptRef = { jobId, attemptId: att.attemptId, attemptNumber, workflowId: ctx.workflowId };
     const result = await runAttempt(ctx, deps, ref, control);
-    const fin = await step(ctx, deps, 'finish-attempt', () =>
-      finishAttempt(deps.db, {
+    const fin = await step(ctx, deps, 'finish-attempt', async () => {
+      const output = result.workloadId ? await deps.workloads.output(result.workloadId) : null;
+      const f = await finishAttempt(deps.db, {
         jobId,
         attemptId: att.attemptId,
         stateVersionAtStart: att.stateVersionAtStart,
         result,
-      }),
-    );
+        finalStats: finalStatsOf(output),
+      });
+      const counts = `${f.totals.recordsCommitted} records committed (${f.totals.recordsEmitted} read)`;
+      const why = result.failures?.[0]?.externalMessage;
+      await line(
+        deps,
+        ref,
+        'ended',
+        result.status === 'succeeded' ? 'INFO' : result.status === 'failed' ? 'ERROR' : 'WARN',
+        `attempt ${attemptNumber} ${result.status}: ${counts}${why ? `; ${why}` : ''}`,
+      );
+      return f;
+    });
     if (result.status !== 'failed') {
       final = result.status;
       break;

@@ -1,7 +1,6 @@
+import { WORKLOAD_SIGNAL, type WorkloadOutcome, WorkloadSignalPayload } from '@sluice/platform';
 import type { SignalMessage, WorkflowContext } from '@sluice/workflow';
 import { step, type WorkflowDeps } from '../deps';
-import { WORKLOAD_SIGNAL } from '../ids';
-import { type WorkloadOutcome, WorkloadSignalPayload } from '../workloads';
 
 export interface WaitOptions {
   /** Other signals to listen to meanwhile. */

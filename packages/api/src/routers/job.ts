@@ -38,22 +38,26 @@ export const jobRouter = router({
   }),
 
   /**
-   * An attempt's log (the latest attempt unless `attemptNumber`), in chunks after
-   * `afterSequence`. To follow a running attempt, call again with `lastSequence` until
-   * `complete`.
+   * An attempt's log (the latest attempt unless `attemptNumber`), a page of chunks in the order
+   * they were written. To follow a running attempt, call again with the `cursor` it answered
+   * (it captures how far each writer's chunks were read, and pins the attempt) until `complete`.
    */
   attemptLog: readProcedure
     .input(
       z.object({
         jobId: Id,
         attemptNumber: z.int().min(0).optional(),
-        afterSequence: z.int().min(-1).default(-1),
+        cursor: z.string().max(500).nullish(),
         limit: z.int().min(1).max(1000).default(200),
       }),
     )
     .query(async ({ ctx, input }) => {
       await requireObjectRole(ctx, 'job', input.jobId, 'reader');
-      return readJobAttemptLog(ctx.db, input.jobId, input.attemptNumber, input.afterSequence, input.limit);
+      return readJobAttemptLog(ctx.db, input.jobId, {
+        attemptNumber: input.attemptNumber,
+        cursor: input.cursor,
+        limit: input.limit,
+      });
     }),
 
   /** Cancels a running sync or reset job (through its connection's scheduler). */

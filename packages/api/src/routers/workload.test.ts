@@ -358,3 +358,99 @@ describe('dataplane tokens', () => {
     await expect(ensureDataplaneToken(h.db, { token, group: 'default' })).rejects.toThrow(/was revoked/);
   });
 });
+
+describe('fleet', () => {
+  it('shows the workers and launchers that report in, and drops one that stopped', async () => {
+    const admin = h.client((await createTestUser(h.db, { isInstanceAdmin: true })).token);
+    let running = 2;
+    const launcher = queue.joinFleet(
+      {
+        kind: 'launcher',
+        id: 'L-fleet-1',
+        dataplaneGroup: 'eu',
+        runtime: 'docker',
+        capacity: 4,
+        running: () => running,
+      },
+      { intervalMs: 200 },
+    );
+    const worker = queue.joinFleet({ kind: 'worker', id: 'W-fleet-1', capacity: 1000 }, { intervalMs: 200 });
+    await launcher.refresh();
+    await worker.refresh();
+    const { members } = await admin.workload.admin.fleet.query();
+    expect(members.map((m) => [m.kind, m.id])).toEqual([
+      ['worker', 'W-fleet-1'],
+      ['launcher', 'L-fleet-1'],
+    ]);
+    const l = members[1]!;
+    expect(l).toMatchObject({ dataplaneGroup: 'eu', runtime: 'docker', running: 2, capacity: 4 });
+    expect(Date.parse(l.lastSeenAt)).toBeGreaterThanOrEqual(Date.parse(l.startedAt));
+    expect(l.host).toEqual(expect.any(String));
+
+    // Refreshed every interval with what runs now.
+    running = 3;
+    await new Promise((r) => setTimeout(r, 450));
+    const later = (await admin.workload.admin.fleet.query()).members.find((m) => m.id === 'L-fleet-1');
+    expect(later?.running).toBe(3);
+    expect(Date.parse(later!.lastSeenAt)).toBeGreaterThan(Date.parse(l.lastSeenAt));
+
+    // A clean stop leaves at once; a killed process's record expires (three intervals).
+    await worker.leave();
+    expect((await admin.workload.admin.fleet.query()).members.map((m) => m.id)).toEqual(['L-fleet-1']);
+    const crashed = queue.joinFleet({ kind: 'launcher', id: 'L-crashed' }, { intervalMs: 100 });
+    await crashed.refresh();
+    expect((await admin.workload.admin.fleet.query()).members.map((m) => m.id)).toContain('L-crashed');
+    // Simulate the crash: no more refreshes, and the record is left to expire.
+    await queue.redis.pexpire(`${prefix}:fleet:member:launcher:L-crashed`, 1);
+    (crashed as { leave(): Promise<void> }).leave = async () => {};
+    await new Promise((r) => setTimeout(r, 20));
+    expect((await admin.workload.admin.fleet.query()).members.map((m) => m.id)).toEqual(['L-fleet-1']);
+    await launcher.leave();
+
+    expect((await trpcError(h.client(userToken).workload.admin.fleet.query())).code).toBe('FORBIDDEN');
+    expect((await trpcError(dp().workload.admin.fleet.query())).code).toBe('UNAUTHORIZED');
+  });
+
+  it('says why when the server has no queue to read the fleet from', async () => {
+    const bare = await startApiHarness();
+    try {
+      const admin = bare.client((await createTestUser(bare.db, { isInstanceAdmin: true })).token);
+      const err = await trpcError(admin.workload.admin.fleet.query());
+      expect(err.code).toBe('PRECONDITION_FAILED');
+      expect(err.message).toMatch(/REDIS_URL/);
+    } finally {
+      await bare.close();
+    }
+  });
+
+  it('lists the active workloads of every group with their job, for instance admins', async () => {
+    const admin = h.client((await createTestUser(h.db, { isInstanceAdmin: true })).token);
+    const g = await createWorkloadFixtures(h.db);
+    const id = testWorkloadId();
+    await svc.create(syncWorkload(g, { id }));
+    await svc.claim({ id, launcherId: 'L-list' });
+    await svc.launched({ id, launcherId: 'L-list' });
+    await svc.running({ id });
+    const { items } = await admin.workload.admin.listActive.query({ limit: 1000 });
+    const mine = items.find((w) => w.id === id);
+    expect(mine).toEqual({
+      id,
+      type: 'sync',
+      status: 'running',
+      dataplaneGroup: 'default',
+      claimedBy: 'L-list',
+      createdAt: expect.any(String),
+      runningAt: expect.any(String),
+      lastHeartbeatAt: expect.any(String),
+      workspaceId: g.workspace.id,
+      connectionId: g.connection.id,
+      jobId: g.job.id,
+    });
+    expect(JSON.stringify(items)).not.toContain(SECRET);
+    expect(items.every((w) => ['pending', 'claimed', 'launched', 'running'].includes(w.status))).toBe(true);
+    expect((await admin.workload.admin.listActive.query({ dataplaneGroup: 'eu' })).items).toEqual([]);
+    await svc.succeed({ id });
+    expect((await admin.workload.admin.listActive.query()).items.map((w) => w.id)).not.toContain(id);
+    expect((await trpcError(h.client(userToken).workload.admin.listActive.query())).code).toBe('FORBIDDEN');
+  });
+});

@@ -241,11 +241,48 @@ export const workloadRouter = router({
       call(() => service(ctx).updateConnectorConfig({ ...input, scope: scopeOf(ctx) })),
     ),
 
-  /** Instance administration: dataplane tokens and every group's queue depth. */
+  /** Instance administration: dataplane tokens, every group's queue depth, the fleet. */
   admin: router({
     queueDepth: instanceAdminProcedure.query(({ ctx }) =>
       call(async () => (await service(ctx).queueDepth()).map(depthView)),
     ),
+
+    /**
+     * The workers and launchers that reported in within the last few seconds (each refreshes a
+     * record in Redis; one that stopped drops out), with what they run and their capacity.
+     */
+    fleet: instanceAdminProcedure.query(async ({ ctx }) => {
+      const dispatch = ctx.workload?.dispatch;
+      if (!dispatch?.listFleet) {
+        throw new ApiError(
+          'PRECONDITION_FAILED',
+          'this API server has no workload queue (REDIS_URL is not set), so it cannot see workers and launchers',
+        );
+      }
+      return { members: await dispatch.listFleet() };
+    }),
+
+    /** Active workloads of every group (or one), oldest first, with their job's ids; never inputs. */
+    listActive: instanceAdminProcedure
+      .input(
+        z
+          .object({ dataplaneGroup: DataplaneGroup.optional(), limit: z.int().min(1).max(1000).default(200) })
+          .default({ limit: 200 }),
+      )
+      .query(async ({ ctx, input }) => {
+        const rows = await service(ctx).listActiveOverview({
+          ...(input.dataplaneGroup ? { dataplaneGroup: input.dataplaneGroup } : {}),
+          limit: input.limit,
+        });
+        return {
+          items: rows.map((w) => ({
+            ...w,
+            createdAt: w.createdAt.toISOString(),
+            runningAt: w.runningAt?.toISOString() ?? null,
+            lastHeartbeatAt: w.lastHeartbeatAt?.toISOString() ?? null,
+          })),
+        };
+      }),
 
     /** The token is shown once; only its hash is stored. */
     createToken: instanceAdminProcedure

@@ -2,7 +2,8 @@ import type { AirbyteCatalog, ConnectorSpecification } from '@sluice/protocol';
 
 /** What a runner needs to know about a connector definition. */
 export interface RunnableDefinition {
-  id: string;
+  /** Null while the definition is not saved yet: a new command definition's spec is fetched first. */
+  id: string | null;
   name: string;
   kind: 'source' | 'destination';
   version: string;
@@ -12,6 +13,10 @@ export interface RunnableDefinition {
   command: string[];
   /** The stored spec: tells which config fields are secrets (to keep them out of logs). */
   spec: ConnectorSpecification | null;
+  /** How a workload-based runner launches it (the definition's own settings, saved or not). */
+  supportsSocket?: boolean;
+  network?: 'none' | 'host';
+  resources?: Record<string, unknown> | null;
 }
 
 /** The job a check or discover runs for: a workload-based runner attaches its workload to it. */

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import { type Connection, canonicalJson, type DbOrTx, type Destination, Prisma } from '@sluice/db';
+import { canonicalJson, type DbOrTx, type Destination, Prisma } from '@sluice/db';
 import { AirbyteCatalog, type ConnectorSpecification, type DestinationSyncMode } from '@sluice/protocol';
 import { notFound } from '../errors';
 import {
   ConnectionCatalog,
   carryOverCatalog,
   diffCatalogs,
-  type SchemaChange,
+  SchemaChange,
   validateConnectionCatalog,
 } from '../validation/catalog';
 import { asJson, iso } from './util';
@@ -89,13 +89,125 @@ export interface SchemaChangeOutcome {
   breaking: boolean;
 }
 
+/** What `applyDiscoveredSchema` needs of a connection. */
+export const SCHEMA_CONNECTION_INCLUDE = {
+  sourceCatalog: true,
+  destination: { include: { definition: true } },
+} satisfies Prisma.ConnectionInclude;
+export type SchemaConnection = Prisma.ConnectionGetPayload<{ include: typeof SCHEMA_CONNECTION_INCLUDE }>;
+
+export interface AppliedSchema {
+  connectionId: string;
+  /**
+   * `unchanged`: nothing to review (the same catalog, or a difference no choice depends on,
+   * adopted silently); `cleared`: a change awaiting review went away; `recorded`: kept for review
+   * (breaking ones stop syncs); `disabled`: recorded and the connection disabled (its
+   * preference); `propagated`: the connection's catalog follows the source (its preference).
+   */
+  action: 'unchanged' | SchemaChangeOutcome['action'];
+  breaking: boolean;
+  /** The change, unless `unchanged` or `cleared`. */
+  change: SchemaChange | null;
+  /** An earlier discover recorded this same change already (its notifications went out then). */
+  alreadyRecorded: boolean;
+  /** `propagated`: the connection's new catalog. */
+  catalog: ConnectionCatalog | null;
+}
+
 /**
- * After a discover: compares each of the source's connections with the new catalog and acts
- * on its non-breaking-changes preference, as Airbyte does. A breaking change is always kept
- * for review (`breakingChange`: syncs stop). Otherwise `ignore` records the change for review,
- * `disable` also disables the connection, and `propagate_columns` / `propagate_fully` apply it
- * (fully: new streams selected too) when the result is still a valid configuration.
+ * Compares one connection with its source's newly discovered catalog (already stored as
+ * `catalogId`) and acts as Airbyte does. A breaking change is always kept for review
+ * (`breakingChange`: syncs stop). A non-breaking one follows the connection's preference:
+ * `ignore` records it for review, `disable` also disables the connection, `propagate_columns` /
+ * `propagate_fully` apply it (fully: new streams selected too) when the result is still a valid
+ * configuration, else it is recorded. Give it a transaction to make further writes atomic with it.
  */
+export async function applyDiscoveredSchema(
+  db: DbOrTx,
+  c: SchemaConnection,
+  catalogId: string,
+  catalog: AirbyteCatalog,
+): Promise<AppliedSchema> {
+  const result = (
+    action: AppliedSchema['action'],
+    extra: Partial<Omit<AppliedSchema, 'connectionId' | 'action'>> = {},
+  ): AppliedSchema => ({
+    connectionId: c.id,
+    action,
+    breaking: false,
+    change: null,
+    alreadyRecorded: false,
+    catalog: null,
+    ...extra,
+  });
+  if (c.sourceCatalogId === catalogId) {
+    if (c.schemaChange === null) return result('unchanged');
+    await db.connection.update({ where: { id: c.id }, data: CLEARED });
+    return result('cleared');
+  }
+  const previous = AirbyteCatalog.safeParse(c.sourceCatalog?.catalog);
+  if (!previous.success) {
+    // Nothing to compare with: the new catalog becomes the reference.
+    await db.connection.update({ where: { id: c.id }, data: { sourceCatalogId: catalogId } });
+    return result('unchanged');
+  }
+  const configured = ConnectionCatalog.parse(c.catalog);
+  const diff = diffCatalogs(previous.data, catalog, configured);
+  if (diff.streams.length === 0) {
+    // Same streams and fields (descriptions or ordering changed): adopt silently.
+    await db.connection.update({ where: { id: c.id }, data: { sourceCatalogId: catalogId, ...CLEARED } });
+    return result(c.schemaChange === null ? 'unchanged' : 'cleared');
+  }
+  const recorded = SchemaChange.safeParse(c.schemaChange);
+  const alreadyRecorded =
+    recorded.success && recorded.data.catalogId === catalogId && recorded.data.breaking === diff.breaking;
+  const change: SchemaChange = alreadyRecorded
+    ? recorded.data!
+    : {
+        catalogId,
+        previousCatalogId: c.sourceCatalogId,
+        breaking: diff.breaking,
+        streams: diff.streams,
+        detectedAt: new Date().toISOString(),
+      };
+  const pref = c.nonBreakingChangesPreference;
+  if (!diff.breaking && (pref === 'propagate_columns' || pref === 'propagate_fully')) {
+    const destModes = destinationSyncModes(c.destination);
+    let valid: ConnectionCatalog | null = null;
+    try {
+      valid = validateConnectionCatalog(
+        carryOverCatalog(configured, catalog, destModes, pref === 'propagate_fully'),
+        catalog,
+        { supportedDestinationSyncModes: destModes },
+      );
+    } catch {
+      valid = null;
+    }
+    if (valid) {
+      await db.connection.update({
+        where: { id: c.id },
+        data: { catalog: asJson(valid), sourceCatalogId: catalogId, ...CLEARED },
+      });
+      return result('propagated', { change, catalog: valid });
+    }
+  }
+  const disable = !diff.breaking && pref === 'disable' && c.status === 'active';
+  if (!alreadyRecorded || disable || c.breakingChange !== diff.breaking) {
+    await db.connection.update({
+      where: { id: c.id },
+      data: {
+        ...(alreadyRecorded
+          ? {}
+          : { schemaChange: asJson(change), schemaChangeDetectedAt: new Date(change.detectedAt) }),
+        breakingChange: diff.breaking,
+        ...(disable ? { status: 'inactive' } : {}),
+      },
+    });
+  }
+  return result(disable ? 'disabled' : 'recorded', { breaking: diff.breaking, change, alreadyRecorded });
+}
+
+/** After a discover: `applyDiscoveredSchema` on each of the source's connections. */
 export async function detectSchemaChanges(
   db: DbOrTx,
   sourceId: string,
@@ -104,73 +216,16 @@ export async function detectSchemaChanges(
 ): Promise<SchemaChangeOutcome[]> {
   const connections = await db.connection.findMany({
     where: { sourceId, status: { not: 'deprecated' } },
-    include: { sourceCatalog: true, destination: { include: { definition: true } } },
+    include: SCHEMA_CONNECTION_INCLUDE,
   });
   const outcomes: SchemaChangeOutcome[] = [];
   for (const c of connections) {
-    if (!c.sourceCatalog || c.sourceCatalogId === catalogId) {
-      if (c.schemaChange !== null && c.sourceCatalogId === catalogId) {
-        await clearSchemaChange(db, c);
-        outcomes.push({ connectionId: c.id, action: 'cleared', breaking: false });
-      }
-      continue;
-    }
-    const configured = ConnectionCatalog.parse(c.catalog);
-    const previous = AirbyteCatalog.parse(c.sourceCatalog.catalog);
-    const diff = diffCatalogs(previous, catalog, configured);
-    const destModes = destinationSyncModes(c.destination);
-    if (diff.streams.length === 0) {
-      // Same streams and fields (descriptions or ordering changed): adopt silently.
-      await db.connection.update({ where: { id: c.id }, data: { sourceCatalogId: catalogId, ...CLEARED } });
-      continue;
-    }
-    const change: SchemaChange = {
-      catalogId,
-      previousCatalogId: c.sourceCatalogId,
-      breaking: diff.breaking,
-      streams: diff.streams,
-      detectedAt: new Date().toISOString(),
-    };
-    const pref = c.nonBreakingChangesPreference;
-    if (!diff.breaking && (pref === 'propagate_columns' || pref === 'propagate_fully')) {
-      const next = carryOverCatalog(configured, catalog, destModes, pref === 'propagate_fully');
-      let valid: ConnectionCatalog | null = null;
-      try {
-        valid = validateConnectionCatalog(next, catalog, { supportedDestinationSyncModes: destModes });
-      } catch {
-        valid = null;
-      }
-      if (valid) {
-        await db.connection.update({
-          where: { id: c.id },
-          data: {
-            catalog: asJson(valid),
-            sourceCatalogId: catalogId,
-            ...CLEARED,
-          },
-        });
-        outcomes.push({ connectionId: c.id, action: 'propagated', breaking: false });
-        continue;
-      }
-    }
-    const disable = !diff.breaking && pref === 'disable' && c.status === 'active';
-    await db.connection.update({
-      where: { id: c.id },
-      data: {
-        schemaChange: asJson(change),
-        schemaChangeDetectedAt: new Date(),
-        breakingChange: diff.breaking,
-        ...(disable ? { status: 'inactive' } : {}),
-      },
-    });
-    outcomes.push({ connectionId: c.id, action: disable ? 'disabled' : 'recorded', breaking: diff.breaking });
+    const applied = await applyDiscoveredSchema(db, c, catalogId, catalog);
+    if (applied.action !== 'unchanged')
+      outcomes.push({ connectionId: c.id, action: applied.action, breaking: applied.breaking });
   }
   return outcomes;
 }
 
 /** No change awaiting review. */
 export const CLEARED = { schemaChange: Prisma.DbNull, breakingChange: false, schemaChangeDetectedAt: null };
-
-async function clearSchemaChange(db: DbOrTx, c: Connection) {
-  await db.connection.update({ where: { id: c.id }, data: CLEARED });
-}

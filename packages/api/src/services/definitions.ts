@@ -45,6 +45,9 @@ export function visibleTo(workspaceId: string): Prisma.ConnectorDefinitionWhereI
   return { tombstone: false, OR: [{ workspaceId: null }, { workspaceId }] };
 }
 
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
 export function toRunnable(def: ConnectorDefinition): RunnableDefinition {
   const spec = def.spec ? ConnectorSpecification.safeParse(def.spec) : null;
   return {
@@ -55,6 +58,9 @@ export function toRunnable(def: ConnectorDefinition): RunnableDefinition {
     image: def.image,
     command: def.command,
     spec: spec?.success ? spec.data : null,
+    supportsSocket: def.supportsSocket,
+    network: def.network,
+    resources: isRecord(def.resources) ? def.resources : null,
   };
 }
 
@@ -169,14 +175,19 @@ export async function createCustomDefinition(
 ) {
   const name = input.name ?? uniqueName(input.displayName);
   const command = input.command ?? [];
+  // The row is written only once the spec is known, so the spec run gets the definition's launch
+  // data itself (no id: nothing to look up, and no half-made row if the connector cannot answer).
   const draft: RunnableDefinition = {
-    id: 'new',
+    id: null,
     name,
     kind: input.kind,
     version: input.version,
     image: input.image,
     command,
     spec: null,
+    supportsSocket: input.supportsSocket,
+    network: input.network ?? 'none',
+    resources: input.resources ?? null,
   };
   const { spec, specError } = await fetchSpec(runner, draft, command.length > 0);
   const def = await onConflict(
@@ -229,7 +240,12 @@ export async function updateDefinition(
   if (def.builtIn) {
     throw new ApiError('FORBIDDEN', `${def.name} is built in: the bootloader manages its version and image`);
   }
-  const next = { ...toRunnable(def), ...pick(patch, ['version', 'image', 'command']) };
+  // The spec run uses the patched launch settings too (a new command may need host networking).
+  const next: RunnableDefinition = {
+    ...toRunnable(def),
+    ...pick(patch, ['version', 'image', 'command', 'supportsSocket', 'network']),
+    ...(patch.resources !== undefined ? { resources: patch.resources ?? null } : {}),
+  };
   const runChanged =
     next.version !== def.version ||
     next.image !== def.image ||

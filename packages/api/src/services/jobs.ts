@@ -1,6 +1,6 @@
 import type { Attempt, DbOrTx, Job, JobStatus, JobType, StreamStats } from '@sluice/db';
+import { decodeLogCursor, readAttemptLog, WorkloadError } from '@sluice/workload';
 import { ApiError, notFound } from '../errors';
-import { readAttemptLog } from './logs';
 import { encodeCursor, iso, keysetWhere, num } from './util';
 
 type AttemptWithStats = Attempt & { streamStats: StreamStats[] };
@@ -115,30 +115,63 @@ export async function getJob(db: DbOrTx, id: string) {
   return presentJob(job);
 }
 
+/**
+ * A page of an attempt's log: the latest attempt, or `attemptNumber`, or the attempt the
+ * `cursor` was issued for (a follower keeps its attempt when the job retries). Pass `cursor`
+ * back for what follows; once the attempt ended and nothing more is stored, `complete` is true.
+ */
 export async function readJobAttemptLog(
   db: DbOrTx,
   jobId: string,
-  attemptNumber: number | undefined,
-  afterSequence: number,
-  limit: number,
+  opts: { attemptNumber?: number | undefined; cursor?: string | null | undefined; limit: number },
 ) {
-  const attempt = await db.attempt.findFirst({
-    where: { jobId, ...(attemptNumber !== undefined ? { attemptNumber } : {}) },
-    orderBy: { attemptNumber: 'desc' },
-  });
+  let cursorAttempt: string | null;
+  try {
+    cursorAttempt = decodeLogCursor(opts.cursor).attemptId;
+  } catch (err) {
+    throw new ApiError('BAD_REQUEST', (err as Error).message, { path: 'cursor' });
+  }
+  const attempt =
+    opts.attemptNumber === undefined && cursorAttempt
+      ? await db.attempt.findFirst({ where: { id: cursorAttempt, jobId } })
+      : await db.attempt.findFirst({
+          where: {
+            jobId,
+            ...(opts.attemptNumber !== undefined ? { attemptNumber: opts.attemptNumber } : {}),
+          },
+          orderBy: { attemptNumber: 'desc' },
+        });
   if (!attempt) {
     throw new ApiError(
       'NOT_FOUND',
-      attemptNumber === undefined
-        ? `job ${jobId} has no attempt yet`
-        : `job ${jobId} has no attempt ${attemptNumber}`,
+      opts.attemptNumber !== undefined
+        ? `job ${jobId} has no attempt ${opts.attemptNumber}`
+        : cursorAttempt
+          ? `the cursor names no attempt of job ${jobId}`
+          : `job ${jobId} has no attempt yet`,
     );
   }
-  const page = await readAttemptLog(db, attempt.id, afterSequence, limit, attempt.status !== 'running');
+  let page: Awaited<ReturnType<typeof readAttemptLog>>;
+  try {
+    page = await readAttemptLog(db, attempt.id, { cursor: opts.cursor ?? null, limit: opts.limit });
+  } catch (err) {
+    if (err instanceof WorkloadError) throw new ApiError(err.code, err.message, { path: 'cursor' });
+    throw err;
+  }
+  const ended = attempt.status !== 'running';
   return {
     attemptId: attempt.id,
     attemptNumber: attempt.attemptNumber,
     attemptStatus: attempt.status,
-    ...page,
+    chunks: page.entries.map((e) => ({
+      writer: e.writer,
+      /** The workload of the attempt it belongs to (a sync runs a discover first): 0, 1, … */
+      slot: e.slot,
+      sequence: e.sequence,
+      text: e.text,
+      createdAt: e.createdAt.toISOString(),
+    })),
+    cursor: page.cursor,
+    complete: ended && !page.more,
   };
 }

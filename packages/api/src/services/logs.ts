@@ -1,4 +1,5 @@
 import type { DbOrTx } from '@sluice/db';
+import { appendAttemptLogChunks, MAX_LOG_SEQUENCE } from '@sluice/workload';
 
 const FLUSH_MS = 250;
 const FLUSH_BYTES = 256 * 1024;
@@ -6,8 +7,11 @@ const FLUSH_BYTES = 256 * 1024;
 const MAX_BYTES = 8 * 1024 * 1024;
 
 /**
- * Appends an attempt's log to `attempt_log_chunks` while it runs, a chunk per flush, so a
- * client following the log (job.attemptLog with `afterSequence`) sees it grow.
+ * The API's own lines of an attempt (a connector job it runs, the local runner): appended to
+ * `attempt_log_chunks` while it runs, a chunk per flush, so a client following the log
+ * (job.attemptLog with its cursor) sees it grow. Chunks are the `api` writer's, numbered from 0
+ * in its own range: the middleware and launcher of the same attempt write theirs alongside.
+ * One writer per attempt; its chunks are stored one after the other, in order.
  */
 export class AttemptLogWriter {
   #sequence: number;
@@ -24,6 +28,8 @@ export class AttemptLogWriter {
     private readonly attemptId: string,
     startSequence = 0,
   ) {
+    if (startSequence < 0 || startSequence > MAX_LOG_SEQUENCE)
+      throw new RangeError('startSequence out of range');
     this.#sequence = startSequence;
   }
 
@@ -58,7 +64,7 @@ export class AttemptLogWriter {
     const sequence = this.#sequence++;
     this.#chain = this.#chain.then(async () => {
       try {
-        await this.db.attemptLogChunk.create({ data: { attemptId: this.attemptId, sequence, text } });
+        await appendAttemptLogChunks(this.db, this.attemptId, 'api', [{ sequence, text }]);
       } catch (err) {
         this.#failed ??= err as Error;
       }
@@ -71,31 +77,4 @@ export class AttemptLogWriter {
     await this.flush();
     return this.#failed;
   }
-}
-
-export interface LogPage {
-  chunks: Array<{ sequence: number; text: string; createdAt: string }>;
-  /** Pass as `afterSequence` to get what follows; -1 when nothing was written yet. */
-  lastSequence: number;
-  /** The attempt ended: once `chunks` comes back empty, the log is complete. */
-  complete: boolean;
-}
-
-export async function readAttemptLog(
-  db: DbOrTx,
-  attemptId: string,
-  afterSequence: number,
-  limit: number,
-  attemptEnded: boolean,
-): Promise<LogPage> {
-  const rows = await db.attemptLogChunk.findMany({
-    where: { attemptId, sequence: { gt: afterSequence } },
-    orderBy: { sequence: 'asc' },
-    take: limit,
-  });
-  return {
-    chunks: rows.map((r) => ({ sequence: r.sequence, text: r.text, createdAt: r.createdAt.toISOString() })),
-    lastSequence: rows.at(-1)?.sequence ?? afterSequence,
-    complete: attemptEnded && rows.length < limit,
-  };
 }

@@ -390,11 +390,19 @@ function flattenFields(
   return out;
 }
 
+/** Destination modes that deduplicate on the primary key. */
+const DEDUPING = new Set<string>(['append_dedup', 'update', 'soft_delete', 'overwrite_dedup']);
+
+const pathLabel = (p: readonly string[]) => p.join('.');
+
 /**
- * Compares the catalog a connection was configured from with a newly discovered one. A change
- * is breaking (syncs stop until reviewed) when a selected stream loses the sync mode it uses,
- * its cursor field or a primary-key field, as in Airbyte; a removed stream or field otherwise
- * is not breaking.
+ * Compares the catalog a connection was configured from with a newly discovered one, as
+ * Airbyte classifies schema changes. Breaking (syncs stop until the change is reviewed), for a
+ * selected stream only: the stream was removed; its cursor field (incremental) or a field of its
+ * primary key was removed; the sync mode it uses is no longer supported; the source now defines
+ * another primary key while the stream deduplicates on the old one. Everything else is
+ * non-breaking: new streams, removed unselected streams, new or removed non-key fields, type
+ * changes (of any field).
  */
 export function diffCatalogs(
   previous: AirbyteCatalog,
@@ -403,55 +411,78 @@ export function diffCatalogs(
 ): { streams: StreamChange[]; breaking: boolean } {
   const prev = new Map(previous.streams.map((s) => [streamKey(s), s]));
   const nxt = new Map(next.streams.map((s) => [streamKey(s), s]));
-  const conf = new Map(configured.streams.filter((s) => s.selected).map((s) => [streamKey(s.stream), s]));
+  const selected = new Map(configured.streams.filter((s) => s.selected).map((s) => [streamKey(s.stream), s]));
   const changes: StreamChange[] = [];
-  const descriptor = (s: AirbyteStream) => ({
+  const descriptor = (s: { name: string; namespace?: string | null | undefined }) => ({
     name: s.name,
     ...(s.namespace ? { namespace: s.namespace } : {}),
   });
 
   for (const [key, s] of nxt)
     if (!prev.has(key)) changes.push({ stream: descriptor(s), change: 'added', fields: [] });
-  for (const [key, s] of prev) {
+
+  // A selected stream the previous catalog did not list either (a connection configured
+  // against another catalog) is just as gone.
+  const gone = new Map(
+    [...prev].filter(([key]) => !nxt.has(key)).map(([key, s]) => [key, descriptor(s)] as const),
+  );
+  for (const [key, c] of selected) if (!nxt.has(key) && !gone.has(key)) gone.set(key, descriptor(c.stream));
+  for (const [key, stream] of gone) {
+    changes.push({
+      stream,
+      change: 'removed',
+      fields: [],
+      ...(selected.has(key) ? { breakingReason: 'the selected stream was removed from the source' } : {}),
+    });
+  }
+
+  for (const [key, before] of prev) {
     const after = nxt.get(key);
-    if (!after) {
-      changes.push({ stream: descriptor(s), change: 'removed', fields: [] });
-      continue;
+    if (!after) continue;
+    const c = selected.get(key);
+    const cursor = c?.syncMode === 'incremental' && c.cursorField?.length ? c.cursorField : null;
+    const keyFields = new Map<string, string>();
+    if (cursor) keyFields.set(JSON.stringify(cursor), `the cursor field ${pathLabel(cursor)} was removed`);
+    for (const p of c?.primaryKey ?? []) {
+      const id = JSON.stringify(p);
+      if (!keyFields.has(id)) keyFields.set(id, `the primary-key field ${pathLabel(p)} was removed`);
     }
-    const before = flattenFields(s.json_schema as JsonSchema);
+    const then = flattenFields(before.json_schema as JsonSchema);
     const now = flattenFields(after.json_schema as JsonSchema);
-    const c = conf.get(key);
-    const keyFields = new Set(
-      [c?.cursorField, ...(c?.primaryKey ?? [])].filter(Boolean).map((p) => JSON.stringify(p)),
-    );
     const fields: FieldChange[] = [];
+    const reasons: string[] = [];
     for (const [p, sig] of now) {
-      if (!before.has(p)) fields.push({ path: JSON.parse(p), change: 'added', breaking: false });
-      else if (before.get(p) !== sig)
-        fields.push({ path: JSON.parse(p), change: 'changed', breaking: false });
+      if (!then.has(p)) fields.push({ path: JSON.parse(p), change: 'added', breaking: false });
+      else if (then.get(p) !== sig) fields.push({ path: JSON.parse(p), change: 'changed', breaking: false });
     }
-    for (const p of before.keys()) {
-      if (!now.has(p)) fields.push({ path: JSON.parse(p), change: 'removed', breaking: keyFields.has(p) });
+    for (const p of then.keys()) {
+      if (now.has(p)) continue;
+      const reason = keyFields.get(p);
+      fields.push({ path: JSON.parse(p), change: 'removed', breaking: reason !== undefined });
+      if (reason) reasons.push(reason);
     }
-    let breakingReason: string | undefined;
-    if (c && !after.supported_sync_modes.includes(c.syncMode)) {
-      breakingReason = `the stream no longer supports ${c.syncMode}`;
-    } else if (fields.some((f) => f.breaking)) {
-      breakingReason = 'the cursor or a primary-key field was removed';
-    } else if (
-      c &&
-      !samePaths(s.source_defined_primary_key, after.source_defined_primary_key) &&
-      c.primaryKey
-    ) {
-      const stillThere = c.primaryKey.every((p) => fieldExists(after.json_schema as JsonSchema, p));
-      if (!stillThere) breakingReason = 'the primary key changed';
+    if (c) {
+      if (!after.supported_sync_modes.includes(c.syncMode))
+        reasons.unshift(`the stream no longer supports ${c.syncMode}`);
+      const sourceKey = after.source_defined_primary_key?.filter((p) => p.length > 0) ?? [];
+      if (
+        DEDUPING.has(c.destinationSyncMode) &&
+        sourceKey.length > 0 &&
+        c.primaryKey &&
+        !samePaths(c.primaryKey, sourceKey) &&
+        !samePaths(before.source_defined_primary_key, after.source_defined_primary_key)
+      ) {
+        reasons.push(
+          `the source's primary key changed to ${sourceKey.map(pathLabel).join(', ')} (the stream deduplicates on ${c.primaryKey.map(pathLabel).join(', ')})`,
+        );
+      }
     }
-    if (fields.length > 0 || breakingReason) {
+    if (fields.length > 0 || reasons.length > 0) {
       changes.push({
         stream: descriptor(after),
         change: 'changed',
         fields,
-        ...(breakingReason ? { breakingReason } : {}),
+        ...(reasons.length > 0 ? { breakingReason: reasons.join('; ') } : {}),
       });
     }
   }

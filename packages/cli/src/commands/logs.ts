@@ -40,30 +40,24 @@ export async function logs(
   }
   let attempt = opts.attempt;
   const interval = opts.intervalMs ?? 1000;
-  // Chunk sequence numbers are per writer (middleware, launcher, platform each own a range),
-  // so a writer with a lower range can add chunks below the highest one already read: while
-  // following, the log is re-read from the start and only unseen chunks are printed.
-  let seen = new Set<number>();
+  // The API's cursor records how far each writer's chunks were read (and pins the attempt):
+  // following with it prints every chunk once, in the order it was written.
+  let cursor: string | null = null;
   for (;;) {
     let complete = false;
-    let after = -1;
     try {
       for (;;) {
         const page = await session.client.job.attemptLog.query({
           jobId,
           ...(attempt !== undefined ? { attemptNumber: attempt } : {}),
-          afterSequence: after,
+          cursor,
           limit: PAGE,
         });
         if (attempt === undefined) attempt = page.attemptNumber;
-        for (const c of page.chunks) {
-          if (seen.has(c.sequence)) continue;
-          seen.add(c.sequence);
-          io.stdout.write(c.text.endsWith('\n') ? c.text : `${c.text}\n`);
-        }
-        after = page.lastSequence;
+        for (const c of page.chunks) io.stdout.write(c.text.endsWith('\n') ? c.text : `${c.text}\n`);
+        cursor = page.cursor;
         complete = page.complete;
-        if (page.chunks.length < PAGE) break;
+        if (complete || page.chunks.length < PAGE) break;
       }
     } catch (err) {
       // A job that has not started an attempt yet: wait for it when following.
@@ -81,7 +75,7 @@ export async function logs(
       const next = job.attempts.find((a) => a.attemptNumber > (attempt ?? -1));
       if (next) {
         attempt = next.attemptNumber;
-        seen = new Set();
+        cursor = null;
         io.stdout.write(`--- attempt ${attempt + 1} ---\n`);
         continue;
       }

@@ -7,16 +7,25 @@ import type { AirbyteMessage, AirbyteStateMessage, ConfiguredAirbyteCatalog } fr
 import { type CommandContext, type CommonDefinition, type Connector, createConnector } from './connector';
 import { ConnectorError } from './errors';
 import { loadCatalog } from './files';
+import { logMessage } from './messages';
 import { connectToSockets, dataChannelMode } from './socket';
-import { CatalogIndex, StreamMapper, streamLabel } from './streams';
+import { CatalogIndex, StreamMapper, streamKey, streamLabel } from './streams';
 
-/** Messages from one data channel, in the order they arrived. */
+/** Messages from one channel, in the order they arrived. */
 export interface WriteBatch {
-  /** Data channel: 0 for stdin, the socket index in socket mode. */
+  /**
+   * Data channel: 0 for stdin, the socket index in socket mode. Batches of the control channel
+   * (stdin in socket mode) say 0 too, so a handler indexing per-partition state needs no case
+   * for them; `control` tells them apart.
+   */
   partition: number;
+  /** Socket mode: the batch came from stdin, where the platform forwards the source's stream
+   * statuses (TRACE messages only; no records or states). */
+  control?: boolean;
   /**
    * RECORDs (already mapped when a stream mapping is set, and checked against the catalog),
-   * STATEs, and whatever else the platform forwarded (e.g. TRACE stream statuses).
+   * STATEs, and whatever else the platform forwarded (e.g. TRACE stream statuses, whose stream
+   * descriptors are mapped like records).
    */
   messages: AirbyteMessage[];
   /** How many of `messages` are RECORDs. */
@@ -58,6 +67,8 @@ interface StateMeta {
 interface Partition {
   index: number;
   label: string;
+  /** Socket mode's stdin: stream statuses from the platform, not data. */
+  control: boolean;
   stream: Readable;
   decoder: JsonlDecoder;
   recordsSinceState: number;
@@ -69,6 +80,27 @@ interface Partition {
 
 const QUEUE_HIGH = 32;
 const QUEUE_LOW = 8;
+/** Socket mode: once every socket ended, how long the platform may take to close stdin. */
+const CONTROL_GRACE_MS = 5_000;
+/** Socket mode: how often the per-stream counts read so far are reported on stdout. */
+const STATS_INTERVAL_MS = 2_000;
+/** Warnings about stray lines on the control channel, at most. */
+const MAX_CONTROL_WARNINGS = 10;
+
+/** Records and bytes of one source stream read from the sockets. */
+interface StreamReadStats {
+  name: string;
+  namespace: string | undefined;
+  records: number;
+  bytes: number;
+}
+
+export interface DestinationInputOptions {
+  /** Socket mode: once every socket ended, how long to wait for stdin to end. Default 5 s. */
+  controlGraceMs?: number;
+  /** Socket mode: how often to report read counts on stdout. Default 2 s; 0: only at the end. */
+  statsIntervalMs?: number;
+}
 
 /** The write handler's input: decodes, checks and maps every line, queues batches with backpressure. */
 export class DestinationInput implements AsyncIterable<WriteBatch> {
@@ -85,6 +117,15 @@ export class DestinationInput implements AsyncIterable<WriteBatch> {
   private nextEchoId = 1;
   private flushScheduled = false;
   private statesEchoed = 0;
+  private control: Partition | undefined;
+  /** The control channel is no longer read: it ended, or every socket ended a while ago. */
+  private controlDone = true;
+  private controlTimer: NodeJS.Timeout | undefined;
+  private controlWarnings = 0;
+  private readonly readStats = new Map<string, StreamReadStats>();
+  private statsDirty = false;
+  private statsTimer: NodeJS.Timeout | undefined;
+  private readonly controlGraceMs: number;
 
   constructor(
     private readonly stdout: BufferedLineWriter,
@@ -92,12 +133,21 @@ export class DestinationInput implements AsyncIterable<WriteBatch> {
     private readonly mapper: StreamMapper | undefined,
     private readonly socketMode: boolean,
     private readonly maxLineBytes: number | undefined,
-  ) {}
+    options: DestinationInputOptions = {},
+  ) {
+    this.controlGraceMs = options.controlGraceMs ?? CONTROL_GRACE_MS;
+    const every = options.statsIntervalMs ?? STATS_INTERVAL_MS;
+    if (socketMode && every > 0) {
+      this.statsTimer = setInterval(() => this.reportReadStats(), every);
+      this.statsTimer.unref();
+    }
+  }
 
   attach(stream: Readable, label: string): void {
     const p: Partition = {
       index: this.partitions.length,
       label,
+      control: false,
       stream,
       decoder: new JsonlDecoder({ maxLineBytes: this.maxLineBytes }),
       recordsSinceState: 0,
@@ -110,6 +160,147 @@ export class DestinationInput implements AsyncIterable<WriteBatch> {
     stream.on('data', (chunk: Buffer) => this.onChunk(p, chunk));
     stream.on('end', () => this.onEnd(p));
     stream.on('error', (err) => this.fail(new ConnectorError(`reading ${label} failed: ${err.message}`)));
+  }
+
+  /**
+   * Socket mode: stdin, where the platform forwards the source's stream statuses (Airbyte's
+   * platform does; a destination learns from them which streams completed). It is read beside
+   * the sockets; once every socket ended, it is read until it ends, for `controlGraceMs` at most.
+   */
+  attachControl(stream: Readable, label = 'stdin'): void {
+    const p: Partition = {
+      index: 0,
+      label,
+      control: true,
+      stream,
+      decoder: new JsonlDecoder({ maxLineBytes: this.maxLineBytes }),
+      recordsSinceState: 0,
+      records: 0,
+      bytes: 0,
+      states: 0,
+      ended: false,
+    };
+    this.control = p;
+    this.controlDone = false;
+    const onData = (chunk: Buffer) => {
+      if (this.failure || this.controlDone) return;
+      this.controlLines(p, p.decoder.push(chunk));
+      if (p.decoder.error) {
+        this.controlWarn(`${label}: ${p.decoder.error.message}; no more of it is read`);
+        this.endControl();
+      }
+    };
+    const onEnd = () => {
+      if (this.controlDone) return;
+      try {
+        this.controlLines(p, p.decoder.end());
+      } catch (err) {
+        this.controlWarn(`${label}: ${(err as Error).message}`);
+      }
+      this.endControl();
+    };
+    stream.on('data', onData);
+    stream.on('end', onEnd);
+    stream.on('close', onEnd);
+    stream.on('error', (err) => {
+      this.controlWarn(`reading ${label} failed: ${err.message}`);
+      this.endControl();
+    });
+  }
+
+  /** TRACE messages from the control channel are queued; anything else is said and skipped. */
+  private controlLines(p: Partition, lines: DecodedLine[]): void {
+    const messages: AirbyteMessage[] = [];
+    let bytes = 0;
+    for (const d of lines) {
+      if (d.kind !== 'message') {
+        this.controlWarn(`${p.label} line ${d.line} is not an Airbyte message (${d.error}); skipped`);
+        continue;
+      }
+      if (d.message.type !== 'TRACE') {
+        this.controlWarn(
+          `${p.label} line ${d.line}: a ${d.message.type} message on ${p.label} in socket mode is not read; skipped`,
+        );
+        continue;
+      }
+      messages.push(this.mapStatus(d.message));
+      bytes += d.bytes;
+    }
+    if (messages.length > 0) this.enqueue({ partition: 0, control: true, messages, records: 0, bytes });
+  }
+
+  private controlWarn(message: string): void {
+    if (this.controlWarnings++ >= MAX_CONTROL_WARNINGS) return;
+    this.stdout.writeMessage(logMessage('WARN', message));
+    this.scheduleFlush();
+  }
+
+  private endControl(): void {
+    if (this.controlDone) return;
+    this.controlDone = true;
+    if (this.controlTimer) clearTimeout(this.controlTimer);
+    const p = this.control;
+    if (p) {
+      p.ended = true;
+      p.stream.pause();
+      // stdin must not keep the process alive once it is not read any more.
+      (p.stream as Readable & { unref?: () => void }).unref?.();
+    }
+    this.notify();
+  }
+
+  /**
+   * A stream status gets the destination's stream names. Sluice's platform sends them so named
+   * already (a configured stream: kept); a status naming a source stream of the mapping instead
+   * is mapped as its records are.
+   */
+  private mapStatus(m: AirbyteMessage): AirbyteMessage {
+    const s = m.trace?.stream_status;
+    if (!this.mapper || !s) return m;
+    const d = s.stream_descriptor;
+    if (this.catalog.get(d.name, d.namespace)) return m;
+    const mapped = this.mapper.mapDescriptor(d);
+    if (!mapped) return m;
+    return { ...m, trace: { ...m.trace!, stream_status: { ...s, stream_descriptor: mapped } } };
+  }
+
+  /** Counts of the records read per source stream (Airbyte's socket-mode stats message). */
+  private countRead(name: string, namespace: string | undefined, bytes: number): void {
+    const key = streamKey(name, namespace);
+    let c = this.readStats.get(key);
+    if (!c) {
+      c = { name, namespace, records: 0, bytes: 0 };
+      this.readStats.set(key, c);
+    }
+    c.records++;
+    c.bytes += bytes;
+    this.statsDirty = true;
+  }
+
+  /**
+   * Socket mode: the platform never sees the records, so the destination reports what it read,
+   * as Airbyte's destinations do: a RECORD per source stream flagged `isDummyStatsMessage`,
+   * with cumulative `emittedRecordsCount` and `emittedBytesCount`. Only a platform reads it.
+   */
+  private reportReadStats(): void {
+    if (!this.statsDirty) return;
+    this.statsDirty = false;
+    const now = Date.now();
+    for (const c of this.readStats.values()) {
+      this.stdout.writeMessage({
+        type: 'RECORD',
+        record: {
+          stream: c.name,
+          ...(c.namespace === undefined ? {} : { namespace: c.namespace }),
+          data: {},
+          emitted_at: now,
+          isDummyStatsMessage: true,
+          emittedRecordsCount: c.records,
+          emittedBytesCount: c.bytes,
+        },
+      });
+    }
+    this.scheduleFlush();
   }
 
   private onChunk(p: Partition, chunk: Buffer): void {
@@ -168,6 +359,7 @@ export class DestinationInput implements AsyncIterable<WriteBatch> {
     if (m.type === 'RECORD') {
       const r = m.record;
       if (!r) throw new ConnectorError(`${p.label} line ${d.line}: RECORD message without a record`);
+      if (this.socketMode) this.countRead(r.stream, r.namespace, d.bytes);
       if (this.mapper) this.mapper.map(r);
       if (!this.catalog.get(r.stream, r.namespace)) {
         throw new ConnectorError(
@@ -187,6 +379,8 @@ export class DestinationInput implements AsyncIterable<WriteBatch> {
       this.metas.set(s, { partition: p.index, records: p.recordsSinceState, acked: false });
       p.recordsSinceState = 0;
       p.states++;
+    } else if (m.type === 'TRACE') {
+      return this.mapStatus(m);
     }
     return m;
   }
@@ -208,6 +402,7 @@ export class DestinationInput implements AsyncIterable<WriteBatch> {
     if (!this.paused && this.queue.length - this.head >= QUEUE_HIGH) {
       this.paused = true;
       for (const p of this.partitions) p.stream.pause();
+      this.control?.stream.pause();
     }
     this.notify();
   }
@@ -222,11 +417,19 @@ export class DestinationInput implements AsyncIterable<WriteBatch> {
     if (this.failure) return;
     this.failure = err;
     for (const p of this.partitions) p.stream.pause();
+    this.endControl();
     this.notify();
   }
 
+  /** Every data channel ended (and the control channel is done with). */
   private get allEnded(): boolean {
-    return this.partitions.every((p) => p.ended);
+    if (!this.partitions.every((p) => p.ended)) return false;
+    if (!this.controlDone && !this.controlTimer) {
+      // The sockets ended: the platform closes stdin right after the source's last statuses.
+      this.controlTimer = setTimeout(() => this.endControl(), this.controlGraceMs);
+      this.controlTimer.unref();
+    }
+    return this.controlDone;
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<WriteBatch> {
@@ -245,6 +448,7 @@ export class DestinationInput implements AsyncIterable<WriteBatch> {
           if (this.paused && this.queue.length - this.head <= QUEUE_LOW) {
             this.paused = false;
             for (const p of this.partitions) if (!p.ended) p.stream.resume();
+            if (this.control && !this.controlDone) this.control.stream.resume();
           }
           yield batch;
           continue;
@@ -258,7 +462,16 @@ export class DestinationInput implements AsyncIterable<WriteBatch> {
       }
     } finally {
       if (!this.failure && !(this.allEnded && this.head >= this.queue.length)) this.abandoned = true;
+      this.endControl();
+      this.closeStats();
     }
+  }
+
+  /** The last read counts (socket mode), and no more timer. */
+  private closeStats(): void {
+    if (this.statsTimer) clearInterval(this.statsTimer);
+    this.statsTimer = undefined;
+    this.reportReadStats();
   }
 
   ack(input: AirbyteMessage | AirbyteStateMessage): void {
@@ -292,14 +505,17 @@ export class DestinationInput implements AsyncIterable<WriteBatch> {
   private echo(state: AirbyteStateMessage): void {
     this.stdout.writeMessage({ type: 'STATE', state });
     this.statesEchoed++;
-    if (!this.flushScheduled) {
-      // Echoes reach the platform promptly, batched per event-loop turn.
-      this.flushScheduled = true;
-      setImmediate(() => {
-        this.flushScheduled = false;
-        this.stdout.flush().catch(() => {});
-      });
-    }
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    // Echoes reach the platform promptly, batched per event-loop turn.
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.stdout.flush().catch(() => {});
+    });
   }
 
   /** After the write handler returned: anything left unread or unacknowledged is an error. */
@@ -321,6 +537,8 @@ export class DestinationInput implements AsyncIterable<WriteBatch> {
       p.stream.pause();
       if ('destroy' in p.stream && p.stream !== process.stdin) p.stream.destroy();
     }
+    this.endControl();
+    this.closeStats();
   }
 
   summary(): string {
@@ -349,7 +567,10 @@ function isStateEnvelope(
 /**
  * Builds a destination CLI: `spec`, `check --config F`, `write --config F --catalog F`.
  * The write handler is transport-agnostic: records come from stdin, or from every socket
- * when DATA_CHANNEL_MEDIUM=SOCKET, mapped per SLUICE_STREAM_MAPPING when it is set.
+ * when DATA_CHANNEL_MEDIUM=SOCKET, mapped per SLUICE_STREAM_MAPPING when it is set (records and
+ * stream statuses alike). In socket mode stdin still carries the stream statuses the platform
+ * forwards (batches with `control: true`), and the SDK reports the records and bytes it read per
+ * stream on stdout, since the platform does not see them.
  */
 export function defineDestination<C = Record<string, unknown>>(def: DestinationDefinition<C>): Connector {
   return createConnector<C>('destination', def, async (cmd, config, rt) => {
@@ -372,6 +593,8 @@ export function defineDestination<C = Record<string, unknown>>(def: DestinationD
     else {
       sockets = await connectToSockets(mode.paths, mode.connectTimeoutMs);
       for (const [i, s] of sockets.entries()) input.attach(s, `socket ${i}`);
+      // The platform forwards the source's stream statuses on stdin (a terminal has none).
+      if (!(io.stdin as Readable & { isTTY?: boolean }).isTTY) input.attachControl(io.stdin, 'stdin');
     }
     const started = Date.now();
     try {

@@ -149,25 +149,39 @@ describe('streams', () => {
   });
 });
 
-/** A DestinationInput over in-memory partitions, with its echoes collected. */
-function harness(partitions: number, socketMode = true) {
+/** A DestinationInput over in-memory partitions, with its echoes (and other output) collected. */
+function harness(
+  partitions: number,
+  socketMode = true,
+  opts: { mapper?: StreamMapper; catalog?: ConfiguredAirbyteCatalog; controlGraceMs?: number } = {},
+) {
   const out = new PassThrough();
   // biome-ignore lint/suspicious/noExplicitAny: assertions walk arbitrary message shapes
   const echoed: Array<Record<string, any>> = [];
+  // biome-ignore lint/suspicious/noExplicitAny: assertions walk arbitrary message shapes
+  const printed: Array<Record<string, any>> = [];
   let text = '';
   out.on('data', (c: Buffer) => {
     text += c.toString();
     const lines = text.split('\n');
     text = lines.pop()!;
-    for (const l of lines) echoed.push(JSON.parse(l).state);
+    for (const l of lines) {
+      const m = JSON.parse(l);
+      printed.push(m);
+      if (m.type === 'STATE') echoed.push(m.state);
+    }
   });
   const writer = new BufferedLineWriter(out, { maxDelayMs: 0 });
   const input = new DestinationInput(
     writer,
-    new CatalogIndex(catalogOf('s')),
-    undefined,
+    new CatalogIndex(opts.catalog ?? catalogOf('s')),
+    opts.mapper,
     socketMode,
     undefined,
+    {
+      statsIntervalMs: 0,
+      ...(opts.controlGraceMs !== undefined ? { controlGraceMs: opts.controlGraceMs } : {}),
+    },
   );
   const streams = Array.from({ length: partitions }, (_, i) => {
     const p = new PassThrough();
@@ -178,7 +192,7 @@ function harness(partitions: number, socketMode = true) {
     await writer.flush();
     await new Promise((r) => setImmediate(r));
   };
-  return { input, streams, echoed, flush };
+  return { input, streams, echoed, printed, flush };
 }
 
 const rec = (p: number) =>
@@ -238,5 +252,86 @@ describe('DestinationInput', () => {
     for await (const _ of input) break;
     expect(() => input.finish()).toThrow(ConnectorError);
     expect(() => input.ack({ type: 'STREAM' })).toThrow(/needs a STATE message/);
+  });
+
+  it('reads stream statuses from stdin in socket mode, mapped, until stdin ends', async () => {
+    const mapper = new StreamMapper({
+      streams: [{ source: { name: 'users', namespace: 'src' }, destination: { name: 'p_users' } }],
+    });
+    const { input, streams, printed, flush } = harness(1, true, { mapper, catalog: catalogOf('p_users') });
+    const stdin = new PassThrough();
+    input.attachControl(stdin);
+    const status = (name: string, st: string, namespace?: string) =>
+      `${JSON.stringify({ type: 'TRACE', trace: { type: 'STREAM_STATUS', emitted_at: 1, stream_status: { stream_descriptor: { name, ...(namespace ? { namespace } : {}) }, status: st } } })}\n`;
+    const record = `${JSON.stringify({ type: 'RECORD', record: { stream: 'users', namespace: 'src', data: { id: 1 }, emitted_at: 1, partition_id: 0 } })}\n`;
+    // In the source's names (mapped by the SDK), in the destination's (kept), and stray lines.
+    stdin.write(status('users', 'STARTED', 'src'));
+    stdin.write(`${JSON.stringify({ type: 'STATE', state: { type: 'LEGACY', data: {} } })}\nnot json\n`);
+    streams[0]!.end(record + record);
+    const batches: WriteBatch[] = [];
+    const done = (async () => {
+      for await (const b of input) batches.push(b);
+    })();
+    await new Promise((r) => setTimeout(r, 50));
+    // The sockets ended, but stdin is still open: the input waits for its last statuses.
+    stdin.end(status('p_users', 'COMPLETE'));
+    await done;
+    const statuses = batches
+      .filter((b) => b.control)
+      .flatMap((b) => b.messages)
+      .map((m) => [m.trace?.stream_status?.stream_descriptor, m.trace?.stream_status?.status]);
+    expect(statuses).toEqual([
+      [{ name: 'p_users' }, 'STARTED'],
+      [{ name: 'p_users' }, 'COMPLETE'],
+    ]);
+    expect(batches.filter((b) => !b.control).reduce((n, b) => n + b.records, 0)).toBe(2);
+    expect(batches.filter((b) => b.control).every((b) => b.partition === 0 && b.records === 0)).toBe(true);
+    expect(() => input.finish()).not.toThrow();
+    await flush();
+    const warnings = printed.filter((m) => m.type === 'LOG').map((m) => m.log.message);
+    expect(warnings).toEqual([
+      expect.stringMatching(/stdin line 2: a STATE message on stdin in socket mode is not read/),
+      expect.stringMatching(/stdin line 3 is not an Airbyte message/),
+    ]);
+    // What was read, per source stream, for the platform (Airbyte's socket-mode stats message).
+    const stats = printed.filter((m) => m.type === 'RECORD').map((m) => m.record);
+    expect(stats).toEqual([
+      expect.objectContaining({
+        stream: 'users',
+        namespace: 'src',
+        data: {},
+        isDummyStatsMessage: true,
+        emittedRecordsCount: 2,
+        emittedBytesCount: Buffer.byteLength(record) * 2 - 2,
+      }),
+    ]);
+  });
+
+  it('stops waiting for stdin a grace period after the sockets ended', async () => {
+    const { input, streams } = harness(1, true, { controlGraceMs: 100 });
+    const stdin = new PassThrough();
+    input.attachControl(stdin);
+    streams[0]!.end(rec(0));
+    const started = Date.now();
+    let records = 0;
+    for await (const b of input) records += b.records;
+    expect(records).toBe(1);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(90);
+    expect(() => input.finish()).not.toThrow();
+  });
+
+  it('maps stream statuses on the data channel like records (stdio with a mapping)', async () => {
+    const mapper = new StreamMapper({ streams: [{ source: { name: 'a' }, destination: { name: 'b' } }] });
+    const { input, streams, printed, flush } = harness(1, false, { mapper, catalog: catalogOf('b', 'c') });
+    const status = (name: string) =>
+      `${JSON.stringify({ type: 'TRACE', trace: { type: 'STREAM_STATUS', emitted_at: 1, stream_status: { stream_descriptor: { name }, status: 'COMPLETE' } } })}\n`;
+    streams[0]!.end(status('a') + status('c'));
+    const names: string[] = [];
+    for await (const b of input)
+      for (const m of b.messages) names.push(m.trace?.stream_status?.stream_descriptor.name ?? '');
+    expect(names).toEqual(['b', 'c']);
+    await flush();
+    // stdio mode: the platform counts the records itself.
+    expect(printed.filter((m) => m.type === 'RECORD')).toEqual([]);
   });
 });

@@ -158,6 +158,21 @@ export class StreamMapper {
     return new StreamMapper(parsed.data);
   }
 
+  /**
+   * The destination's descriptor of a source stream (for stream statuses), or undefined when the
+   * mapping does not list it.
+   */
+  mapDescriptor(d: {
+    name: string;
+    namespace?: string | undefined;
+  }): { name: string; namespace?: string } | undefined {
+    const entry = this.byKey.get(streamKey(d.name, d.namespace));
+    if (!entry) return undefined;
+    return entry.namespace === undefined
+      ? { name: entry.name }
+      : { name: entry.name, namespace: entry.namespace };
+  }
+
   /** Renames the record's stream/namespace and drops unselected fields; throws for unmapped streams. */
   map(record: AirbyteRecordMessage): AirbyteRecordMessage {
     let entry: CompiledEntry | undefined;

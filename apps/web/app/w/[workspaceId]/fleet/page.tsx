@@ -2,38 +2,11 @@
 
 import { useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
-import type { z } from 'zod';
-import { api, untypedApi } from '../../../../src/client/api';
-import { errorCode } from '../../../../src/client/errors';
+import { api } from '../../../../src/client/api';
 import { useRole, useWorkspaceId } from '../../../../src/client/session';
 import { ErrorBox, Loading, Notice, PageHeader, StatusBadge, useNow } from '../../../../src/components/ui';
 import { ActiveWorkloads, FleetOverview } from '../../../../src/lib/fleet';
 import { formatCount, formatDateTime, formatDuration, formatRelative } from '../../../../src/lib/format';
-
-/** A procedure the server may not have yet: null while it answers NOT_FOUND. */
-function useOptional<T extends z.ZodType>(path: string, schema: T, input?: unknown) {
-  return useQuery({
-    queryKey: ['optional', path, input],
-    queryFn: async (): Promise<z.infer<T> | null> => {
-      try {
-        return schema.parse(await untypedApi.query(path, input));
-      } catch (err) {
-        if (errorCode(err) === 'NOT_FOUND') return null;
-        throw err;
-      }
-    },
-    refetchInterval: 3000,
-    retry: false,
-  });
-}
-
-function Missing({ procedure }: { procedure: string }) {
-  return (
-    <p className="muted">
-      Not available on this server: the API has no <code>{procedure}</code> procedure yet.
-    </p>
-  );
-}
 
 export default function FleetPage() {
   const workspaceId = useWorkspaceId();
@@ -45,8 +18,18 @@ export default function FleetPage() {
     refetchInterval: 3000,
     enabled: instanceAdmin,
   });
-  const fleet = useOptional('workload.admin.fleet', FleetOverview);
-  const active = useOptional('workload.admin.listActive', ActiveWorkloads, { limit: 200 });
+  const fleet = useQuery({
+    queryKey: ['workload.admin.fleet'],
+    queryFn: async () => FleetOverview.parse(await api.workload.admin.fleet.query()),
+    refetchInterval: 3000,
+    enabled: instanceAdmin,
+  });
+  const active = useQuery({
+    queryKey: ['workload.admin.listActive'],
+    queryFn: async () => ActiveWorkloads.parse(await api.workload.admin.listActive.query({ limit: 200 })),
+    refetchInterval: 3000,
+    enabled: instanceAdmin,
+  });
   const age = (iso: string | null | undefined) => (iso ? formatDuration(now - Date.parse(iso)) : '—');
 
   if (!instanceAdmin) {
@@ -110,7 +93,6 @@ export default function FleetPage() {
         <h2 id="members-title">Workers and launchers</h2>
         {fleet.error && <ErrorBox error={fleet.error} />}
         {fleet.isPending && <Loading />}
-        {fleet.data === null && <Missing procedure="workload.admin.fleet" />}
         {fleet.data && fleet.data.members.length === 0 && (
           <Notice tone="warn">No worker or launcher has reported in.</Notice>
         )}
@@ -155,7 +137,6 @@ export default function FleetPage() {
         <h2 id="workloads-title">Running workloads</h2>
         {active.error && <ErrorBox error={active.error} />}
         {active.isPending && <Loading />}
-        {active.data === null && <Missing procedure="workload.admin.listActive" />}
         {active.data && active.data.items.length === 0 && <p className="muted">Nothing is running.</p>}
         {active.data && active.data.items.length > 0 && (
           <div className="table-wrap">
@@ -167,7 +148,7 @@ export default function FleetPage() {
                   <th scope="col">Status</th>
                   <th scope="col">Group</th>
                   <th scope="col">Launcher</th>
-                  <th scope="col">Runtime</th>
+                  <th scope="col">Running for</th>
                   <th scope="col">Age</th>
                   <th scope="col">Heartbeat</th>
                 </tr>

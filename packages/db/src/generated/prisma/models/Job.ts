@@ -1374,8 +1374,10 @@ export type $JobPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs = 
     type: $Enums.JobType
     status: $Enums.JobStatus
     /**
-     * Snapshot of everything the job runs with (definitions, images, catalog, secrets still
-     * encrypted), so later config edits do not change a running or past job.
+     * Snapshot of what the job runs with (definitions, images, configured catalog, generations),
+     * so later edits do not change a running or past job. Connector configs are deliberately
+     * not in it: each attempt reads the current ones, as Airbyte does, so a refreshed token
+     * (CONTROL message) or a fixed password reaches the next attempt.
      */
     config: runtime.JsonValue
     startedAt: Date | null

@@ -10,15 +10,15 @@ import type { Db } from '@sluice/db';
 import { AirbyteCatalog, AirbyteConnectionStatus, ConnectorSpecification } from '@sluice/protocol';
 import { type Engine, WorkflowFailedError } from '@sluice/workflow';
 import type { ConnectorInput } from '@sluice/workload';
-import { DEFAULT_CONFIG } from './config';
+import { type ConnectorTimeouts, DEFAULT_PLATFORM_CONFIG } from './config';
+import type { ConnectorJobInput, ConnectorJobOutput } from './connector-job';
 import { type FailureReason, failuresOf } from './failures';
 import { CONNECTOR_JOB_WORKFLOW, connectorJobWorkflowId, workloadIdFor } from './ids';
-import type { ConnectorJobInput, ConnectorJobOutput } from './workflows/connector-job';
 
 export interface ConnectorRunnerDeps {
   db: Db;
   engine: Engine;
-  timeoutsMs?: Partial<{ spec: number; check: number; discover: number }>;
+  timeoutsMs?: Partial<ConnectorTimeouts>;
   /** Group of spec runs (they belong to no workspace). */
   defaultDataplaneGroup?: string;
 }
@@ -36,10 +36,10 @@ const errorType = (t: string): ConnectorRunError['failureType'] =>
  * `{ spec }`, `{ connectionStatus: { status, message? } }`, `{ catalog }`.
  */
 export class WorkflowConnectorRunner implements ConnectorRunner {
-  private readonly timeouts: { spec: number; check: number; discover: number };
+  private readonly timeouts: ConnectorTimeouts;
 
   constructor(private readonly deps: ConnectorRunnerDeps) {
-    this.timeouts = { ...DEFAULT_CONFIG.connectorTimeoutsMs, ...deps.timeoutsMs };
+    this.timeouts = { ...DEFAULT_PLATFORM_CONFIG.connectorTimeoutsMs, ...deps.timeoutsMs };
   }
 
   canRun(def: RunnableDefinition): boolean {
@@ -107,25 +107,21 @@ export class WorkflowConnectorRunner implements ConnectorRunner {
     ctx: ConnectorRunContext | null,
   ): Promise<{ result: ConnectorJobOutput; output: unknown }> {
     const { db, engine } = this.deps;
-    const row = await db.connectorDefinition.findUnique({ where: { id: def.id } });
     const job = ctx
       ? await db.job.findUnique({ where: { id: ctx.jobId }, select: { sourceId: true, destinationId: true } })
       : null;
     const actorId = def.kind === 'source' ? job?.sourceId : job?.destinationId;
+    // Everything comes from `def`: a new definition's spec runs before its row exists.
     const connector: ConnectorInput = {
       actorType: def.kind,
-      definitionId: def.id,
+      ...(def.id ? { definitionId: def.id } : {}),
       ...(actorId ? { actorId } : {}),
       image: def.image,
       ...(def.command.length > 0 ? { command: def.command } : {}),
       version: def.version,
-      ...(row
-        ? {
-            supportsSocket: row.supportsSocket,
-            network: row.network,
-            resources: isObject(row.resources) ? row.resources : null,
-          }
-        : {}),
+      ...(def.supportsSocket !== undefined ? { supportsSocket: def.supportsSocket } : {}),
+      ...(def.network ? { network: def.network } : {}),
+      ...(def.resources !== undefined ? { resources: def.resources } : {}),
       ...(storedConfig !== undefined ? { config: (storedConfig ?? {}) as Record<string, unknown> } : {}),
     };
     const key = ctx ? ctx.jobId : `spec-${randomUUID()}`;

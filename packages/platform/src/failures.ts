@@ -1,4 +1,4 @@
-import type { WorkloadOutcome } from './workloads';
+import type { WorkloadOutcome } from './signals';
 
 export type FailureOrigin = 'source' | 'destination' | 'platform' | 'replication';
 

@@ -3,10 +3,10 @@ import type { Db } from '@sluice/db';
 import { createLogger, type Logger } from '@sluice/shared';
 import { createEngine, type Engine, type EngineHooks } from '@sluice/workflow';
 import { type ConfigSecrets, type WorkloadApiOptions, WorkloadQueue } from '@sluice/workload';
-import { resolveConfig, type WorkerConfigInput } from './config';
+import { type PlatformConfigInput, resolvePlatformConfig } from './config';
 import { WorkflowConnectionOrchestrator } from './orchestrator';
 import { WorkflowConnectorRunner } from './runner';
-import { workloadSignaller } from './workloads';
+import { workloadSignaller } from './signals';
 
 /** The platform's ConfigSecrets (the Workload service seals and opens configs with it). */
 export function configSecrets(box: SecretBox): ConfigSecrets {
@@ -23,7 +23,8 @@ export interface PlatformServicesOptions {
   /** Key prefix shared with the workers and launchers (SLUICE_QUEUE_PREFIX). */
   prefix?: string;
   logger?: Logger;
-  config?: WorkerConfigInput;
+  /** Connector timeouts and the spec runs' dataplane group (the worker passes its own config). */
+  config?: PlatformConfigInput;
   /** Reuse an engine client instead of creating one. */
   engine?: Engine;
   hooks?: EngineHooks;
@@ -41,8 +42,8 @@ export interface PlatformServices {
 }
 
 /**
- * What a process serving the Config and Workload APIs (the Next.js app, a standalone API)
- * needs from the worker side, without running any workflow:
+ * What a process serving the Config and Workload APIs (the Next.js app, a standalone API, the
+ * worker itself) needs from the workflows, without running any:
  *
  *   const platform = createPlatformServices({ db, redis: env.REDIS_URL, prefix, logger });
  *   const deps: ApiDeps = { db, box, logger, runner: platform.connectorRunner,
@@ -55,7 +56,7 @@ export interface PlatformServices {
 export function createPlatformServices(opts: PlatformServicesOptions): PlatformServices {
   const prefix = opts.prefix ?? 'sluice';
   const logger = opts.logger ?? createLogger('platform');
-  const config = resolveConfig(opts.config);
+  const config = resolvePlatformConfig(opts.config);
   const ownEngine = !opts.engine;
   const engine =
     opts.engine ??

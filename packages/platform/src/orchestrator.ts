@@ -2,9 +2,8 @@ import { ApiError, type ConnectionOrchestrator, type StreamDescriptor } from '@s
 import type { Db, Prisma, Tx } from '@sluice/db';
 import { createLogger, type Logger } from '@sluice/shared';
 import { type Engine, WorkflowNotFoundError } from '@sluice/workflow';
-import { streamKey } from './catalog';
 import { MANAGER_WORKFLOW, managerWorkflowId, SIGNALS } from './ids';
-import { JobConfig } from './jobs';
+import { JobConfig, streamKey } from './job-config';
 
 export interface OrchestratorDeps {
   db: Db;

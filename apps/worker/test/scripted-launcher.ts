@@ -32,7 +32,7 @@ export interface WorkloadExecutor {
   execute(ctx: ExecutionContext): Promise<ExecutionResult>;
 }
 
-export interface LocalLauncherOptions {
+export interface ScriptedLauncherOptions {
   service: WorkloadService;
   connection: RedisConnection;
   prefix?: string;
@@ -47,7 +47,7 @@ export interface LocalLauncherOptions {
   logger?: Logger;
 }
 
-export interface LocalLauncher {
+export interface ScriptedLauncher {
   readonly launcherId: string;
   /** Workloads executing now. */
   readonly running: number;
@@ -58,16 +58,18 @@ export interface LocalLauncher {
 }
 
 /**
- * A launcher inside the worker process that runs workloads with an executor on this host (the
- * issue allows running connector CLIs locally until `apps/launcher` exists). It goes through the
- * same path as the real launcher and middleware — queue job, claim, launched, running,
- * heartbeats, state and stats reports, success or failure — so the workflows cannot tell the
- * difference: completion reaches them through the Workload service's onTerminal hook.
+ * A stand-in for the dataplane (launcher + middleware) in the worker's orchestration tests: it
+ * consumes the dispatch queue and drives the real Workload service through the transitions the
+ * launcher and middleware make — claim, launched, running, heartbeats with stats, state
+ * reports, logs, success or failure — with a scripted executor instead of connector programs,
+ * so retries, cancellations, crashes and schema changes can be provoked at will. The workflows
+ * cannot tell the difference: completions reach them through the service's onTerminal hook.
+ * Tests of real syncs use `apps/launcher` and `packages/middleware` (see e2e.test.ts).
  */
-export function startLocalLauncher(opts: LocalLauncherOptions): LocalLauncher {
+export function startScriptedLauncher(opts: ScriptedLauncherOptions): ScriptedLauncher {
   const { service } = opts;
-  const log = opts.logger ?? createLogger('local-launcher');
-  const launcherId = opts.launcherId ?? `local-${hostname()}-${process.pid}`;
+  const log = opts.logger ?? createLogger('scripted-launcher');
+  const launcherId = opts.launcherId ?? `scripted-${hostname()}-${process.pid}`;
   const concurrency = opts.concurrency ?? 4;
   const executing = new Map<string, { abort: AbortController; done: Promise<void> }>();
   let closing = false;
@@ -132,7 +134,7 @@ export function startLocalLauncher(opts: LocalLauncherOptions): LocalLauncher {
         await service.fail({
           id,
           launcherId,
-          reason: 'the local launcher stopped while the workload ran',
+          reason: 'the scripted launcher stopped while the workload ran',
           source: 'launcher',
         });
       } else if (abort.signal.aborted) await service.stopped({ id });
@@ -183,7 +185,7 @@ export function startLocalLauncher(opts: LocalLauncherOptions): LocalLauncher {
       const workload = await service.get(workloadId);
       const abort = new AbortController();
       const done = execute(workload, input, abort)
-        .catch((err) => log.error({ err, workloadId }, 'local workload ended badly'))
+        .catch((err) => log.error({ err, workloadId }, 'scripted workload ended badly'))
         .finally(() => executing.delete(workloadId));
       executing.set(workloadId, { abort, done });
       return { kind: 'done' };
@@ -199,7 +201,7 @@ export function startLocalLauncher(opts: LocalLauncherOptions): LocalLauncher {
     async close() {
       closing = true;
       await queueWorker.close();
-      for (const e of executing.values()) e.abort.abort(new Error('the local launcher is stopping'));
+      for (const e of executing.values()) e.abort.abort(new Error('the scripted launcher is stopping'));
       // An executor that ignores the abort is left behind: the sweeper fails its workload.
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
