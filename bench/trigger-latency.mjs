@@ -1,23 +1,35 @@
 #!/usr/bin/env node
-// trigger-latency: how long from "sync now" returning until (a) the source process starts and
-// (b) the destination receives its first record, on the process and docker runtimes.
+// trigger-latency: from the moment a `connection.syncNow` call returns until (a) the source
+// process starts and (b) the destination receives its first record, on the process and docker
+// runtimes.
 //
-//   npm run bench -- trigger-latency [--n 30] [--runtimes process,docker] [--warmup 2] [--records 10]
-//                                    [--launcher-log-level info]   (per-step launch timings on stderr)
+//   npm run bench -- trigger-latency [--n 30] [--warmup 3] [--runtimes process,docker]
+//                                    [--modes discover,recent] [--records 10] [--gap-ms 300]
+//                                    [--log-level silent]   (launcher/worker/API logs on stderr)
+//                                    [--trace]   (each run also lists the worker's steps, ms after t0)
 //
-// Start point: the worker (which turns `connection.syncNow` into a sync workload) does not exist
-// yet, so t0 is the moment `WorkloadService.create()` returns for a sync workload, created exactly
-// as the worker will create it (Postgres row + BullMQ job on the dataplane group's queue). To
-// measure from the real call later, implement `triggerViaSyncNow` below and pass `--from sync-now`.
+// Everything is the real platform, in this one process, on a throw-away database and a unique
+// Redis prefix: the Config + Workload API over HTTP (`startApiServer` of @sluice/api with the
+// `createPlatformServices` deps, as apps/web wires it), a worker (`startWorker` of @sluice/worker:
+// connection managers, sync jobs, sweeps), a launcher (`startLauncher` of @sluice/launcher) and the
+// middleware, bundled from packages/middleware/src (for docker, an image of that bundle). The
+// connector is one small program that timestamps itself: the source logs its process start
+// (`performance.timeOrigin`), the destination logs when it parsed its first record; both clocks
+// are the host's (containers share it) and the stamps reach us through the attempt log. The
+// definitions, source, destination and connection are made through the API (an instance admin's
+// `definition.createCommand` runs the connector's spec as a workload). t0 is the moment
+// `connection.syncNow` returned to the HTTP client.
 //
-// Everything else is real: Postgres (a throw-away database), Redis, the API server (Workload API
-// over HTTP with a dataplane token), a launcher (`startLauncher` of @sluice/launcher), the
-// middleware (bundled from packages/middleware/src; for docker, an image of it) and a connector
-// that timestamps itself: the source logs its process start (`performance.timeOrigin`), the
-// destination logs when it parsed its first record. Both clocks are the host's (containers share
-// it). The stamps reach us through the attempt log, after the workload succeeded.
+// Two modes per runtime, each with its own worker:
+//   discover — the worker's default (`discoverMaxAgeMs` 0): every sync attempt runs a discover
+//              workload first, then the sync workload;
+//   recent   — `discoverMaxAgeMs` 24 h (Airbyte refreshes the schema before a sync only when the
+//              last refresh is older than that): the sync workload starts right away.
 //
-// Prints each run to stderr, then p50/p99 per runtime and stage as JSON lines.
+// Each run prints its timeline to stderr (job started, discover and sync workloads created,
+// claimed, launched, running, the stamps); at the end, p50/p99 as JSON lines:
+//   <runtime>_p50_first_record_ms, <runtime>_p99_source_start_ms, …              (discover mode)
+//   <runtime>_recent_catalog_p50_first_record_ms, …                               (recent mode)
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fsp from 'node:fs/promises';
@@ -34,18 +46,36 @@ function options() {
     const i = args.indexOf(`--${name}`);
     return i === -1 ? fallback : args[i + 1];
   };
-  return {
+  const o = {
     n: Number(opt('n', 30)),
-    warmup: Number(opt('warmup', 2)),
+    warmup: Number(opt('warmup', 3)),
     records: Number(opt('records', 10)),
+    gapMs: Number(opt('gap-ms', 300)),
     runtimes: String(opt('runtimes', 'process,docker')).split(','),
-    from: String(opt('from', 'create')),
-    launcherLogLevel: String(opt('launcher-log-level', 'silent')),
+    modes: String(opt('modes', 'discover,recent')).split(','),
+    logLevel: String(opt('log-level', 'silent')),
+    trace: args.includes('--trace'),
   };
+  for (const r of o.runtimes)
+    if (!['process', 'docker'].includes(r)) throw new Error(`unknown runtime "${r}" (process or docker)`);
+  for (const m of o.modes)
+    if (!MODES[m]) throw new Error(`unknown mode "${m}" (${Object.keys(MODES).join(' or ')})`);
+  return o;
 }
+
+/** Worker configuration and metric-name infix of each mode. */
+const MODES = {
+  discover: { label: 'discover before every sync (default)', infix: '', discoverMaxAgeMs: 0 },
+  recent: {
+    label: 'recent catalog (discoverMaxAgeMs 24 h, as Airbyte)',
+    infix: 'recent_catalog_',
+    discoverMaxAgeMs: 24 * 3600_000,
+  },
+};
 
 const say = (msg) => process.stderr.write(`[trigger-latency] ${msg}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const now = () => performance.timeOrigin + performance.now();
 const BENCH_IMAGE = 'sluice/bench-latency-connector:dev';
 const BENCH_MIDDLEWARE_IMAGE = 'sluice/bench-middleware:dev';
 
@@ -81,38 +111,33 @@ else if (cmd === 'read') {
 `;
 
 function percentile(values, q) {
-  const sorted = [...values].sort((a, b) => a - b);
+  const sorted = values.filter((v) => typeof v === 'number' && Number.isFinite(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return null;
   return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)];
 }
+const round1 = (v) => (v === null ? null : Math.round(v * 10) / 10);
 
 async function main() {
   const opts = options();
   const { createTestDatabase } = await import('@sluice/db');
-  const { SecretBox, openConfig, sealConfig, startApiServer } = await import('@sluice/api');
-  const { WorkloadQueue, WorkloadService, ensureDataplaneToken } = await import('@sluice/workload');
-  const { createWorkloadFixtures } = await import('@sluice/workload/testing');
+  const { SecretBox, startApiServer } = await import('@sluice/api');
+  const { createTestUser } = await import('@sluice/api/testing');
+  const { createPlatformServices } = await import('@sluice/platform');
+  const { createDataplaneToken } = await import('@sluice/workload');
   const { startLauncher } = await import('@sluice/launcher');
+  const { startWorker } = await import('@sluice/worker');
   const { createLogger } = await import('@sluice/shared');
+  const { createTRPCClient, httpLink } = await import('@trpc/client');
   const { build } = await import('esbuild');
   const images = await import('../infra/images/build.mjs');
 
-  const silent = createLogger('bench', { level: 'silent' });
+  const logger = (name) => createLogger(name, { level: opts.logLevel }, process.stderr);
   const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'sl-bench-'));
   const prefix = `bench-latency-${randomBytes(4).toString('hex')}`;
   const redisUrl = 'redis://127.0.0.1:6379';
-  const testDb = await createTestDatabase();
-  const queue = new WorkloadQueue({ connection: redisUrl, prefix });
+  const testDb = await createTestDatabase({ poolMax: 16 });
+  const db = testDb.db;
   const box = new SecretBox(randomBytes(32));
-  const server = await startApiServer({ db: testDb.db, box, logger: silent, workload: { dispatch: queue } });
-  const svc = new WorkloadService({
-    db: testDb.db,
-    dispatch: queue,
-    secrets: { open: (s) => openConfig(s, box), seal: (spec, c) => sealConfig(spec, c, box) },
-    logger: silent,
-  });
-  const token = `sluice_dp_${randomBytes(32).toString('base64url')}`;
-  await ensureDataplaneToken(testDb.db, { token, group: 'default' });
-  const f = await createWorkloadFixtures(testDb.db);
 
   // The middleware as it is in the tree now, bundled like its tsup build.
   const mwDir = path.join(tmp, 'middleware');
@@ -132,208 +157,315 @@ async function main() {
   const connectorDir = path.join(tmp, 'connector');
   await fsp.mkdir(connectorDir);
   await fsp.writeFile(path.join(connectorDir, 'index.js'), CONNECTOR_JS);
+  if (opts.runtimes.includes('docker')) await buildImages(images, connectorDir, mwDir);
 
+  // The API process: the Config and Workload APIs with the platform's services (no workflow
+  // runs here; the worker below runs them).
+  const web = createPlatformServices({ db, redis: redisUrl, prefix, logger: logger('platform') });
+  const server = await startApiServer({
+    db,
+    box,
+    logger: logger('api'),
+    runner: web.connectorRunner,
+    connections: web.orchestrator,
+    workload: web.workload,
+  });
+  const { token: dataplaneToken } = await createDataplaneToken(db, {
+    name: 'bench',
+    dataplaneGroup: 'default',
+  });
+
+  let worker = null;
+  let launcher = null;
+  let launcherKind = null;
+  /** Each runtime used, for removing a failed run's leftover programs. */
+  const runtimes = new Map();
+  const startWorkerFor = async (mode) => {
+    if (worker) await worker.close(5_000);
+    worker = null;
+    worker = await startWorker({
+      db,
+      redis: redisUrl,
+      prefix,
+      box,
+      logger: logger('worker'),
+      config: { discoverMaxAgeMs: MODES[mode].discoverMaxAgeMs },
+      metricsPort: null,
+      ...(opts.trace ? { faults: stepTracer } : {}),
+    });
+  };
+  const startLauncherFor = async (runtime) => {
+    if (launcher) await launcher.stop({ timeoutMs: 5_000 });
+    launcher = null;
+    launcher = await startLauncher({
+      apiUrl: server.url,
+      dataplaneToken,
+      redisUrl,
+      queuePrefix: prefix,
+      runtime,
+      workloadsRoot: path.join(tmp, `w-${runtime}`),
+      metricsPort: null,
+      logger: logger('launcher'),
+      middlewareLogLevel: opts.logLevel === 'silent' ? 'warn' : opts.logLevel,
+      ...(runtime === 'process'
+        ? { middlewareCommand: [process.execPath, path.join(mwDir, 'cli.js')] }
+        : { middlewareImage: BENCH_MIDDLEWARE_IMAGE }),
+    });
+    launcherKind = runtime;
+    runtimes.set(runtime, launcher.runtime);
+  };
+
+  // --trace: when each step of the worker's workflows began and ended its side effect.
+  let steps = [];
+  const stepTracer = {
+    beforeStep: (p) => void steps.push({ step: p.step, at: now(), phase: 'begin' }),
+    afterStep: (p) => void steps.push({ step: p.step, at: now(), phase: 'end' }),
+  };
   const results = [];
-  const launchers = [];
+  const jobIds = new Set();
   const loads = [os.loadavg()[0]];
   try {
-    for (const runtime of opts.runtimes) {
-      let connector;
-      let launcherOpts = {};
-      if (runtime === 'process') {
-        connector = { command: [process.execPath, path.join(connectorDir, 'index.js')] };
-        launcherOpts = { middlewareCommand: [process.execPath, path.join(mwDir, 'cli.js')] };
-      } else if (runtime === 'docker') {
-        say('building images (cached by their inputs)');
-        await images.buildBaseImage({ log: say });
-        const dockerfile = (copy, entry) =>
-          // biome-ignore lint/suspicious/noTemplateCurlyInString: a Dockerfile variable
-          [`ARG BASE_IMAGE=${images.BASE_IMAGE}`, 'FROM ${BASE_IMAGE}', copy, entry, ''].join('\n');
-        await fsp.writeFile(
-          path.join(connectorDir, 'Dockerfile'),
-          dockerfile(
-            'COPY index.js /airbyte/integration_code/index.js',
-            'ENV AIRBYTE_ENTRYPOINT="node /airbyte/integration_code/index.js"\nENTRYPOINT ["node", "/airbyte/integration_code/index.js"]',
-          ),
-        );
-        await images.buildDockerfileImage({ context: connectorDir, tag: BENCH_IMAGE, log: say });
-        await fsp.writeFile(
-          path.join(mwDir, 'Dockerfile'),
-          dockerfile(
-            'COPY cli.js /opt/sluice/middleware/cli.js',
-            'ENTRYPOINT ["node", "/opt/sluice/middleware/cli.js"]',
-          ),
-        );
-        await images.buildDockerfileImage({ context: mwDir, tag: BENCH_MIDDLEWARE_IMAGE, log: say });
-        connector = { image: BENCH_IMAGE, network: 'none' };
-        launcherOpts = { middlewareImage: BENCH_MIDDLEWARE_IMAGE };
-      } else {
-        throw new Error(`unknown runtime "${runtime}" (process or docker)`);
-      }
-
-      const launcher = await startLauncher({
-        apiUrl: server.url,
-        dataplaneToken: token,
-        redisUrl,
-        queuePrefix: prefix,
-        runtime,
-        workloadsRoot: path.join(tmp, `w-${runtime}`),
-        metricsPort: null,
-        logger: createLogger('launcher', { level: opts.launcherLogLevel }, process.stderr),
-        middlewareLogLevel: 'warn',
-        ...launcherOpts,
+    const ws = await db.workspace.create({ data: { name: 'Bench', slug: `bench-${prefix}` } });
+    const client = (token) =>
+      createTRPCClient({
+        links: [httpLink({ url: server.url, headers: () => ({ authorization: `Bearer ${token}` }) })],
       });
-      launchers.push(launcher);
+    const api = client((await createTestUser(db, { workspaceId: ws.id, role: 'admin' })).token);
+    const admin = client((await createTestUser(db, { isInstanceAdmin: true })).token);
 
-      const input = {
-        connectionId: f.connection.id,
-        workspaceId: f.workspace.id,
-        source: { actorType: 'source', ...connector, config: { records: opts.records } },
-        destination: { actorType: 'destination', ...connector, config: {} },
-        catalog: {
-          streams: [
-            {
-              stream: {
-                name: 'ticks',
-                json_schema: { type: 'object' },
-                supported_sync_modes: ['full_refresh'],
-              },
-              sync_mode: 'full_refresh',
-              destination_sync_mode: 'append',
-            },
-          ],
-        },
-      };
-      say(`${runtime}: ${opts.warmup} warm-up + ${opts.n} measured syncs`);
-      for (let i = 0; i < opts.warmup + opts.n; i++) {
-        const job = await testDb.db.job.create({
-          data: { workspaceId: f.workspace.id, connectionId: f.connection.id, type: 'sync', config: {} },
-        });
-        const attempt = await testDb.db.attempt.create({ data: { jobId: job.id, attemptNumber: 0 } });
-        const id = `bench-${runtime}-${i}-${randomBytes(3).toString('hex')}`;
-        const t0 = await trigger(opts.from, () =>
-          svc.create({
-            id,
-            type: 'sync',
-            input: { ...input, jobId: job.id, attemptNumber: 0 },
-            attemptId: attempt.id,
-            mutexKey: `connection:${f.connection.id}`,
-          }),
-        );
-        const w = await waitEnded(testDb.db, id, runtime === 'docker' ? 120_000 : 60_000);
-        if (w.status !== 'success')
-          throw new Error(`${runtime} sync ${id} ended ${w.status}: ${w.terminationReason}`);
-        const { entries } = await svc.readAttemptLog(attempt.id, { limit: 10_000 });
-        const log = entries.map((e) => e.text).join('');
-        const stamp = (what) => {
-          const m = log.match(new RegExp(`sluice-bench ${what} (\\d+(?:\\.\\d+)?)`));
-          if (!m) throw new Error(`${runtime} sync ${id}: no "${what}" stamp in the attempt log:\n${log}`);
-          return Number(m[1]);
-        };
-        const row = {
-          runtime,
-          sourceStart: stamp('source-start') - t0,
-          firstRecord: stamp('first-record') - t0,
-          claimed: w.claimedAt.getTime() - t0,
-          launched: w.launchedAt.getTime() - t0,
-          running: w.runningAt.getTime() - t0,
-        };
-        const warm = i < opts.warmup;
-        say(
-          `${runtime} #${i}${warm ? ' (warm-up)' : ''}: claimed ${row.claimed} ms, launched ${row.launched} ms, running ${row.running} ms, source started ${row.sourceStart.toFixed(1)} ms, first record ${row.firstRecord.toFixed(1)} ms`,
-        );
-        if (!warm) results.push(row);
-        await sleep(100);
+    // Definitions, source, destination and connection through the API; their spec and the
+    // source's catalog come from workloads, so a worker and a launcher run first.
+    await startWorkerFor(opts.modes[0]);
+    await startLauncherFor('process');
+    const define = async (kind) =>
+      (
+        await admin.definition.createCommand.mutate({
+          kind,
+          displayName: `Bench ticks ${kind}`,
+          version: '1.0.0',
+          command: [process.execPath, path.join(connectorDir, 'index.js')],
+          image: BENCH_IMAGE,
+        })
+      ).definition;
+    const sourceDef = await define('source');
+    const destinationDef = await define('destination');
+    const source = await api.source.create.mutate({
+      workspaceId: ws.id,
+      definitionId: sourceDef.id,
+      name: 'Ticks',
+      config: { records: opts.records },
+    });
+    const destination = await api.destination.create.mutate({
+      workspaceId: ws.id,
+      definitionId: destinationDef.id,
+      name: 'Stamps',
+      config: {},
+    });
+    const discovered = await api.source.discover.mutate({ sourceId: source.id });
+    if (discovered.failure) throw new Error(`discover failed: ${JSON.stringify(discovered.failure)}`);
+    const connection = await api.connection.create.mutate({
+      workspaceId: ws.id,
+      sourceId: source.id,
+      destinationId: destination.id,
+      catalog: {
+        streams: [
+          {
+            stream: { name: 'ticks' },
+            selected: true,
+            syncMode: 'full_refresh',
+            destinationSyncMode: 'append',
+          },
+        ],
+      },
+    });
+
+    for (const runtime of opts.runtimes) {
+      if (launcherKind !== runtime) await startLauncherFor(runtime);
+      for (const mode of opts.modes) {
+        if (worker.config.discoverMaxAgeMs !== MODES[mode].discoverMaxAgeMs) await startWorkerFor(mode);
+        say(`${runtime}, ${MODES[mode].label}: ${opts.warmup} warm-up + ${opts.n} measured syncs`);
+        for (let i = 0; i < opts.warmup + opts.n; i++) {
+          steps = [];
+          const before = now();
+          const { jobId } = await api.connection.syncNow.mutate({ connectionId: connection.id });
+          const t0 = now();
+          jobIds.add(jobId);
+          const row = await measure({ db, worker, jobId, t0, runtime, mode });
+          const warm = i < opts.warmup;
+          say(`${runtime}/${mode} #${i}${warm ? ' (warm-up)' : ''}: ${timeline(row)}`);
+          if (opts.trace) {
+            const first = steps.findIndex((s) => s.at >= before);
+            say(
+              `  syncNow took ${(t0 - before).toFixed(0)} ms; steps: ${steps
+                .slice(Math.max(0, first))
+                .map((s) => `${s.phase === 'begin' ? '+' : '-'}${s.step} ${(s.at - t0).toFixed(0)}`)
+                .join(', ')}`,
+            );
+          }
+          if (!warm) results.push(row);
+          await sleep(opts.gapMs);
+        }
+        loads.push(os.loadavg()[0]);
       }
-      await launcher.stop({ timeoutMs: 5_000 });
-      loads.push(os.loadavg()[0]);
     }
   } finally {
-    for (const l of launchers) await l.stop({ timeoutMs: 2_000 }).catch(() => {});
-    for (const l of launchers)
-      for (const id of await l.runtime.list().catch(() => [])) {
-        if (id.startsWith('bench-')) await l.runtime.stop(id, { graceMs: 0 }).catch(() => {});
-      }
-    const keys = await queue.redis.keys(`${prefix}:*`);
-    if (keys.length) await queue.redis.del(...keys);
-    await queue.close();
+    await launcher?.stop({ timeoutMs: 5_000 }).catch(() => {});
+    await worker?.close(5_000).catch(() => {});
+    // A failed run's leftover programs; only this benchmark's (other programs may share the engine).
+    const ours = (id) => [...jobIds].some((j) => id.startsWith(`${j}_`));
+    for (const rt of runtimes.values())
+      for (const id of await rt.list().catch(() => []))
+        if (ours(id)) await rt.stop(id, { graceMs: 0 }).catch(() => {});
     await server.close();
+    await web.close();
+    const redis = new (await import('ioredis')).Redis(redisUrl);
+    for (let cursor = '0'; ; ) {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      if (keys.length) await redis.del(...keys);
+      cursor = next;
+      if (cursor === '0') break;
+    }
+    await redis.quit();
     await testDb.drop();
     await fsp.rm(tmp, { recursive: true, force: true });
   }
 
-  const from = opts.from === 'create' ? 'create' : 'sync_now';
-  say(
-    `start point: ${opts.from === 'create' ? 'WorkloadService.create() returned (the worker does not exist yet)' : 'connection.syncNow returned'}`,
-  );
+  say('start point: connection.syncNow returned to its HTTP client');
   const lines = [];
+  const metric = (name, value, unit) => lines.push({ bench: 'trigger-latency', metric: name, value, unit });
   for (const runtime of opts.runtimes) {
-    const rows = results.filter((r) => r.runtime === runtime);
-    for (const [stage, key] of [
-      ['source_start', 'sourceStart'],
-      ['first_record', 'firstRecord'],
-    ]) {
-      for (const q of [0.5, 0.99]) {
-        lines.push({
-          bench: 'trigger-latency',
-          metric: `${runtime}.${from}_to_${stage}.p${Math.round(q * 100)}`,
-          value:
-            Math.round(
+    for (const mode of opts.modes) {
+      const rows = results.filter((r) => r.runtime === runtime && r.mode === mode);
+      const name = `${runtime}_${MODES[mode].infix}`;
+      for (const [stage, key] of [
+        ['source_start', 'sourceStart'],
+        ['first_record', 'firstRecord'],
+      ]) {
+        for (const q of [0.5, 0.99])
+          metric(
+            `${name}p${Math.round(q * 100)}_${stage}_ms`,
+            round1(
               percentile(
                 rows.map((r) => r[key]),
                 q,
-              ) * 10,
-            ) / 10,
-          unit: 'ms',
-        });
+              ),
+            ),
+            'ms',
+          );
       }
-    }
-    for (const key of ['claimed', 'launched', 'running']) {
+      metric(`${name}runs`, rows.length, 'count');
+      const p50 = (k) =>
+        round1(
+          percentile(
+            rows.map((r) => r[k]),
+            0.5,
+          ),
+        );
       say(
-        `${runtime}: p50 ${from} → ${key} ${percentile(
-          rows.map((r) => r[key]),
-          0.5,
-        )} ms`,
+        `${runtime}, ${MODES[mode].label}: p50 ${timeline(Object.fromEntries(TIMELINE.map(([k]) => [k, p50(k)])))}`,
       );
     }
-    lines.push({ bench: 'trigger-latency', metric: `${runtime}.runs`, value: rows.length, unit: 'count' });
   }
   // Other work on the host inflates every figure: say how busy it was.
   const load = Math.round((loads.reduce((a, b) => a + b, 0) / loads.length) * 10) / 10;
   say(`host: ${os.cpus().length} cores, 1-minute load average ${loads.map((l) => l.toFixed(1)).join(' → ')}`);
-  lines.push({ bench: 'trigger-latency', metric: 'host.loadavg_1m', value: load, unit: 'load' });
+  metric('host_loadavg_1m', load, 'load');
   for (const l of lines) process.stdout.write(`${JSON.stringify(l)}\n`);
   process.exit(0);
 }
 
-/** Runs the trigger and returns the moment it returned (epoch ms, sub-ms precision). */
-async function trigger(from, createWorkload) {
-  if (from === 'create') {
-    await createWorkload();
-    return performance.timeOrigin + performance.now();
-  }
-  if (from === 'sync-now') return triggerViaSyncNow();
-  throw new Error(`--from must be "create" or "sync-now", not "${from}"`);
+/** The timeline of a run (ms after t0), in the order things happen. */
+const TIMELINE = [
+  ['jobStarted', 'job started'],
+  ['discoverCreated', 'discover created'],
+  ['discoverClaimed', 'claimed'],
+  ['discoverLaunched', 'launched'],
+  ['discoverRunning', 'running'],
+  ['discoverEnded', 'ended'],
+  ['syncCreated', 'sync created'],
+  ['syncClaimed', 'claimed'],
+  ['syncLaunched', 'launched'],
+  ['syncRunning', 'running'],
+  ['sourceStart', 'source started'],
+  ['firstRecord', 'FIRST RECORD'],
+];
+function timeline(row) {
+  return TIMELINE.filter(([k]) => row[k] !== null && row[k] !== undefined)
+    .map(([k, label]) => `${label} ${row[k].toFixed(0)}`)
+    .join(', ');
 }
 
-/**
- * The real start point, once the worker exists: call `connection.syncNow` through the API with a
- * user token, take the time it returned, and wait for the worker to create the job's sync workload
- * (then read its attempt log as above).
- */
-async function triggerViaSyncNow() {
-  throw new Error('--from sync-now needs the worker (apps/worker), which does not run syncs yet');
-}
-
-async function waitEnded(db, id, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
+/** Waits for the job to end, then reads its timeline from Postgres and the attempt log. */
+async function measure({ db, worker, jobId, t0, runtime, mode }) {
+  const deadline = Date.now() + (runtime === 'docker' ? 180_000 : 60_000);
+  let job;
   for (;;) {
-    const w = await db.workload.findUnique({ where: { id } });
-    if (w && ['success', 'failure', 'cancelled'].includes(w.status)) return w;
-    if (Date.now() > deadline)
-      throw new Error(`workload ${id} did not end within ${timeoutMs} ms (status ${w?.status})`);
-    await sleep(20);
+    job = await db.job.findUnique({ where: { id: jobId }, select: { status: true, startedAt: true } });
+    if (job && ['succeeded', 'failed', 'cancelled'].includes(job.status)) break;
+    if (Date.now() > deadline) throw new Error(`job ${jobId} did not end in time (status ${job?.status})`);
+    await sleep(25);
   }
+  const attempts = await db.attempt.findMany({ where: { jobId }, orderBy: { attemptNumber: 'asc' } });
+  if (job.status !== 'succeeded') {
+    throw new Error(
+      `${runtime} job ${jobId} ended ${job.status}: ${JSON.stringify(attempts.map((a) => a.failureSummary))}`,
+    );
+  }
+  if (attempts.length !== 1) throw new Error(`${runtime} job ${jobId} took ${attempts.length} attempts`);
+  const attempt = attempts[0];
+  const workloads = await db.workload.findMany({ where: { attemptId: attempt.id } });
+  const ms = (d) => (d ? d.getTime() - t0 : null);
+  const discover = workloads.find((w) => w.type === 'discover');
+  const sync = workloads.find((w) => w.type === 'sync');
+  if (!sync) throw new Error(`${runtime} job ${jobId}: no sync workload`);
+  if (MODES[mode].discoverMaxAgeMs === 0 && !discover) throw new Error(`job ${jobId}: no discover ran`);
+  const { entries } = await worker.service.readAttemptLog(attempt.id, { limit: 10_000 });
+  const log = entries.map((e) => e.text).join('');
+  const stamp = (what) => {
+    const m = log.match(new RegExp(`sluice-bench ${what} (\\d+(?:\\.\\d+)?)`));
+    if (!m) throw new Error(`${runtime} job ${jobId}: no "${what}" stamp in the attempt log:\n${log}`);
+    return Number(m[1]) - t0;
+  };
+  return {
+    runtime,
+    mode,
+    jobStarted: ms(job.startedAt),
+    discoverCreated: ms(discover?.createdAt),
+    discoverClaimed: ms(discover?.claimedAt),
+    discoverLaunched: ms(discover?.launchedAt),
+    discoverRunning: ms(discover?.runningAt),
+    discoverEnded: ms(discover?.endedAt),
+    syncCreated: ms(sync.createdAt),
+    syncClaimed: ms(sync.claimedAt),
+    syncLaunched: ms(sync.launchedAt),
+    syncRunning: ms(sync.runningAt),
+    sourceStart: stamp('source-start'),
+    firstRecord: stamp('first-record'),
+  };
+}
+
+async function buildImages(images, connectorDir, mwDir) {
+  say('building images (cached by their inputs)');
+  await images.buildBaseImage({ log: say });
+  const dockerfile = (copy, entry) =>
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a Dockerfile variable
+    [`ARG BASE_IMAGE=${images.BASE_IMAGE}`, 'FROM ${BASE_IMAGE}', copy, entry, ''].join('\n');
+  await fsp.writeFile(
+    path.join(connectorDir, 'Dockerfile'),
+    dockerfile(
+      'COPY index.js /airbyte/integration_code/index.js',
+      'ENV AIRBYTE_ENTRYPOINT="node /airbyte/integration_code/index.js"\nENTRYPOINT ["node", "/airbyte/integration_code/index.js"]',
+    ),
+  );
+  await images.buildDockerfileImage({ context: connectorDir, tag: BENCH_IMAGE, log: say });
+  await fsp.writeFile(
+    path.join(mwDir, 'Dockerfile'),
+    dockerfile(
+      'COPY cli.js /opt/sluice/middleware/cli.js',
+      'ENTRYPOINT ["node", "/opt/sluice/middleware/cli.js"]',
+    ),
+  );
+  await images.buildDockerfileImage({ context: mwDir, tag: BENCH_MIDDLEWARE_IMAGE, log: say });
 }
 
 // Workspace packages are TypeScript: run again with tsx and their source export condition.
@@ -347,7 +479,7 @@ if (!process.execArgv.includes('--conditions=sluice-source')) {
       fileURLToPath(import.meta.url),
       ...process.argv.slice(2),
     ],
-    { stdio: 'inherit', cwd: path.join(ROOT, 'apps/launcher') },
+    { stdio: 'inherit', cwd: path.join(ROOT, 'apps/worker') },
   );
   child.on('exit', (code, signal) => process.exit(signal ? 1 : (code ?? 1)));
 } else {

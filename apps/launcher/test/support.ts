@@ -23,7 +23,7 @@ import {
 } from '@sluice/workload';
 import { createWorkloadFixtures, type WorkloadFixtures } from '@sluice/workload/testing';
 import { build } from 'esbuild';
-import { BASE_IMAGE, buildBaseImage, buildDockerfileImage } from '../../../infra/images/build.mjs';
+import { BASE_IMAGE, buildAll, buildBaseImage, buildDockerfileImage } from '../../../infra/images/build.mjs';
 import { type LauncherOptions, type RunningLauncher, startLauncher } from '../src/index';
 
 export const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -213,6 +213,58 @@ export async function buildMiddlewareImage(cliJs: string): Promise<string> {
   );
   await buildDockerfileImage({ context, tag: TEST_MIDDLEWARE_IMAGE });
   return TEST_MIDDLEWARE_IMAGE;
+}
+
+/** What a connector's package.json declares under `"sluice"` (its definition's runtime fields). */
+export interface ConnectorImage {
+  image: string;
+  supportsSocket: boolean;
+  network?: 'none' | 'host';
+  resources?: { cpuLimit?: number; memoryLimitMb?: number };
+}
+
+/** Newest modification time (ms) of the files under `dir` (tests excluded), 0 when none. */
+function newestMtime(dir: string): number {
+  let newest = 0;
+  const st = fs.statSync(dir, { throwIfNoEntry: false });
+  if (!st) return 0;
+  if (st.isFile()) return st.mtimeMs;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile() || /\.test\.ts$/.test(entry.name)) continue;
+    newest = Math.max(newest, fs.statSync(path.join(entry.parentPath, entry.name)).mtimeMs);
+  }
+  return newest;
+}
+
+/**
+ * The real image of `connectors/<name>` (its Dockerfile, the tag its package.json names), built
+ * through infra/images/build.mjs and cached by its inputs. The connector is compiled (`npm run
+ * build`) only when its `dist/` is missing or older than its sources or those of the workspace
+ * packages it bundles, so a current image never costs a compile.
+ */
+export async function buildConnectorImage(name: string): Promise<ConnectorImage> {
+  const dir = path.join(REPO, 'connectors', name);
+  const pkg = JSON.parse(await fsp.readFile(path.join(dir, 'package.json'), 'utf8'));
+  const sluice = pkg.sluice as Partial<ConnectorImage> | undefined;
+  if (!sluice?.image) throw new Error(`connectors/${name}/package.json names no "sluice.image"`);
+  const inputs = [
+    path.join(dir, 'src'),
+    path.join(dir, 'package.json'),
+    path.join(dir, 'tsup.config.ts'),
+    path.join(REPO, 'tsup.bundle.ts'),
+    ...Object.keys(pkg.dependencies ?? {})
+      .filter((d) => d.startsWith('@sluice/'))
+      .map((d) => path.join(REPO, 'packages', d.slice('@sluice/'.length), 'src')),
+  ];
+  const built = fs.statSync(path.join(dir, 'dist/index.js'), { throwIfNoEntry: false })?.mtimeMs ?? 0;
+  const compile = built < Math.max(...inputs.map(newestMtime));
+  await buildAll({ only: [name], compile });
+  return {
+    image: sluice.image,
+    supportsSocket: sluice.supportsSocket === true,
+    ...(sluice.network ? { network: sluice.network } : {}),
+    ...(sluice.resources ? { resources: sluice.resources } : {}),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -13,7 +13,10 @@
  *   connectors given the same socket paths (socket mode), as the middleware would.
  *
  * Flags: --rows N (default 3,000,000), --sockets N (default 2), --modes stdio,socket,raw,
- * --path platform|direct, --keep (keep the database: a second run skips loading), --no-build.
+ * --path platform|direct, --keep (keep the database: a second run skips loading), --no-build,
+ * --cpu-prof DIR (V8 CPU profiles of every Node.js process, one file each, written to DIR).
+ * CPU time per row of every process (from /proc/<pid>/stat), the Postgres backends included,
+ * is reported beside the rates: it does not depend on what else runs on the machine.
  * Uses the database sluice_bench_pg_to_pg, dropped at the end unless --keep.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -39,6 +42,7 @@ const SOCKETS = Number(opt('sockets', '2'));
 const MODES = opt('modes', 'stdio,socket,raw').split(',');
 const PATH_KIND = opt('path', 'platform') as 'platform' | 'direct';
 const KEEP = args.includes('--keep');
+const CPU_PROF = opt('cpu-prof', '');
 const DB = 'sluice_bench_pg_to_pg';
 const PG = { host: '127.0.0.1', port: 5432, user: 'postgres' };
 const log = (m: string) => process.stderr.write(`${m}\n`);
@@ -172,7 +176,9 @@ const destCatalog = {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Process sampling
+// Process sampling: peak RSS and CPU time per role, Postgres backends included
+
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
 function rssMb(pid: number): number | undefined {
   try {
@@ -181,6 +187,22 @@ function rssMb(pid: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid: number): number | undefined {
+  try {
+    const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  } catch {
+    return undefined;
+  }
+}
+/** Busy and total jiffies of the whole machine (every core), from /proc/stat. */
+function machineJiffies(): { busy: number; total: number } {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - (f[3] ?? 0) - (f[4] ?? 0), total };
 }
 function descendants(pid: number): number[] {
   let kids: number[] = [];
@@ -201,21 +223,106 @@ const cmdline = (pid: number) => {
     return '';
   }
 };
+const parentOf = (pid: number) => {
+  try {
+    const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return 0;
+  }
+};
+/** The postmaster: the parent of this bench's own backend. */
+const postmaster = parentOf(Number((await db.query('SELECT pg_backend_pid() AS pid')).rows[0].pid));
+const AUX = /postgres: .*(checkpointer|background writer|walwriter|autovacuum|walsender)/;
 
-/** Samples peak RSS every 100 ms, per role (classified from each process's command line). */
-function sampler(roots: ChildProcess[], roleOf: (cmd: string, isRoot: boolean) => string | undefined) {
+interface Sampled {
+  peak: Record<string, number>;
+  /** CPU seconds per role during the run. */
+  cpu: Record<string, number>;
+  /** Cores the whole machine kept busy on average (other tenants included). */
+  machineCores: number;
+}
+
+/**
+ * Samples every 100 ms: peak RSS and CPU per role of the processes under `roots` (classified
+ * from each command line), the Postgres backends of the bench database (classified by
+ * `backendRole` from pg_stat_activity) and the server's auxiliary processes (`pg_aux`: WAL
+ * writer, checkpointer, background writer, autovacuum).
+ */
+function sampler(
+  roots: ChildProcess[],
+  roleOf: (cmd: string, isRoot: boolean) => string | undefined,
+  backendRole: (app: string, query: string) => string | undefined,
+) {
   const peak: Record<string, number> = {};
-  const timer = setInterval(() => {
+  const role = new Map<number, string>();
+  const first = new Map<number, number>();
+  const last = new Map<number, number>();
+  const machine0 = machineJiffies();
+  const track = (pid: number, r: string, existedBefore: boolean) => {
+    if (!role.has(pid)) {
+      role.set(pid, r);
+      first.set(pid, existedBefore ? (cpuSeconds(pid) ?? 0) : 0);
+    }
+  };
+  const aux = () => {
+    for (const pid of descendants(postmaster)) if (AUX.test(cmdline(pid))) track(pid, 'pg_aux', true);
+  };
+  aux();
+  let querying = false;
+  const tick = () => {
     for (const root of roots) {
       if (!root.pid) continue;
       for (const pid of [root.pid, ...descendants(root.pid)]) {
-        const role = roleOf(cmdline(pid), pid === root.pid);
+        const r = role.get(pid) ?? roleOf(cmdline(pid), pid === root.pid);
+        if (!r) continue;
+        track(pid, r, false);
         const rss = rssMb(pid);
-        if (role && rss !== undefined) peak[role] = Math.max(peak[role] ?? 0, rss);
+        if (rss !== undefined) peak[r] = Math.max(peak[r] ?? 0, rss);
       }
     }
-  }, 100);
-  return { peak, stop: () => clearInterval(timer) };
+    aux();
+    for (const pid of role.keys()) {
+      const c = cpuSeconds(pid);
+      if (c !== undefined) last.set(pid, c);
+    }
+    if (querying) return;
+    querying = true;
+    db.query(
+      `SELECT pid, application_name AS app, query FROM pg_stat_activity
+        WHERE datname = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend'`,
+      [DB],
+    )
+      .then((res) => {
+        for (const b of res.rows as Array<{ pid: number; app: string; query: string }>) {
+          if (role.has(b.pid)) continue;
+          const r = backendRole(b.app ?? '', b.query ?? '');
+          if (r) track(b.pid, r, false);
+        }
+      })
+      .catch(() => {})
+      .finally(() => {
+        querying = false;
+      });
+  };
+  const timer = setInterval(tick, 100);
+  return {
+    peak,
+    stop: (): Sampled => {
+      clearInterval(timer);
+      tick();
+      const machine1 = machineJiffies();
+      const cpu: Record<string, number> = {};
+      for (const [pid, r] of role)
+        cpu[r] = (cpu[r] ?? 0) + Math.max(0, (last.get(pid) ?? 0) - first.get(pid)!);
+      const cores = os.cpus().length;
+      const machineCores =
+        machine1.total > machine0.total
+          ? ((machine1.busy - machine0.busy) / (machine1.total - machine0.total)) * cores
+          : 0;
+      return { peak, cpu, machineCores };
+    },
+  };
 }
 
 const exited = (c: ChildProcess) =>
@@ -223,10 +330,24 @@ const exited = (c: ChildProcess) =>
     c.exitCode !== null ? resolve(c.exitCode) : c.on('close', resolve),
   );
 
-interface Run {
+interface Run extends Sampled {
   seconds: number;
-  peak: Record<string, number>;
 }
+
+/** Backends of the synced connectors, by the application_name each connector sets. */
+const connectorBackend = (app: string) =>
+  app.startsWith('sluice-source-postgres')
+    ? 'source_pg'
+    : app.startsWith('sluice-destination-postgres')
+      ? 'destination_pg'
+      : undefined;
+
+/** Extra node flags for the connectors (and the middleware): --cpu-prof DIR profiles each. */
+const nodeFlags = (name: string): string[] => {
+  if (!CPU_PROF) return [];
+  fs.mkdirSync(CPU_PROF, { recursive: true });
+  return ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`, `--cpu-prof-name=${name}-\${pid}.cpuprofile`];
+};
 
 const connectorRole = (cmd: string) =>
   cmd.includes('source-postgres')
@@ -258,6 +379,7 @@ async function runDirect(mode: 'stdio' | 'socket', schema: string): Promise<Run>
   const dest = spawn(
     process.execPath,
     [
+      ...nodeFlags(`destination-${mode}`),
       DEST_BIN,
       'write',
       '--config',
@@ -270,6 +392,7 @@ async function runDirect(mode: 'stdio' | 'socket', schema: string): Promise<Run>
   const source = spawn(
     process.execPath,
     [
+      ...nodeFlags(`source-${mode}`),
       SOURCE_BIN,
       'read',
       '--config',
@@ -279,7 +402,7 @@ async function runDirect(mode: 'stdio' | 'socket', schema: string): Promise<Run>
     ],
     { stdio: ['ignore', 'pipe', 'inherit'], env },
   );
-  const s = sampler([source, dest], connectorRole);
+  const s = sampler([source, dest], connectorRole, connectorBackend);
   let destOut = '';
   dest.stdout!.on('data', (d) => {
     destOut = (destOut + d).slice(-4000);
@@ -297,20 +420,20 @@ async function runDirect(mode: 'stdio' | 'socket', schema: string): Promise<Run>
     source.on('close', () => dest.stdin!.end());
   }
   const [sc, dc] = await Promise.all([exited(source), exited(dest)]);
-  s.stop();
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const sampled = s.stop();
   if (sc !== 0 || dc !== 0)
     throw new Error(`direct ${mode}: source exited ${sc}, destination ${dc}: ${destOut}`);
-  return { seconds, peak: s.peak };
+  return { seconds, ...sampled };
 }
 
 /** source → middleware → destination, as a sync workload runs on the platform. */
 async function runPlatform(mode: 'stdio' | 'socket', schema: string): Promise<Run> {
   const h = await harness();
-  const node = (script: string) => [process.execPath, script];
+  const node = (script: string, name: string) => [process.execPath, ...nodeFlags(name), script];
   const w = await h.prepareSync(h.mh, {
-    source: { command: node(SOURCE_BIN), config: sourceConfig },
-    destination: { command: node(DEST_BIN), config: destConfig(schema) },
+    source: { command: node(SOURCE_BIN, `source-${mode}`), config: sourceConfig },
+    destination: { command: node(DEST_BIN, `destination-${mode}`), config: destConfig(schema) },
     catalog,
     mapping,
     ...(mode === 'socket' ? { socketCount: SOCKETS } : {}),
@@ -319,7 +442,12 @@ async function runPlatform(mode: 'stdio' | 'socket', schema: string): Promise<Ru
   const started = process.hrtime.bigint();
   const child = spawn(
     process.execPath,
-    [path.join(ROOT, 'packages/middleware/dist/cli.js'), '--workdir', w.workDir],
+    [
+      ...nodeFlags(`middleware-${mode}`),
+      path.join(ROOT, 'packages/middleware/dist/cli.js'),
+      '--workdir',
+      w.workDir,
+    ],
     {
       cwd: w.workDir,
       detached: true,
@@ -333,10 +461,10 @@ async function runPlatform(mode: 'stdio' | 'socket', schema: string): Promise<Ru
       stdio: ['ignore', 'ignore', 'inherit'],
     },
   );
-  const s = sampler([child], (cmd, isRoot) => (isRoot ? 'middleware' : connectorRole(cmd)));
+  const s = sampler([child], (cmd, isRoot) => (isRoot ? 'middleware' : connectorRole(cmd)), connectorBackend);
   const code = await exited(child);
-  s.stop();
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const sampled = s.stop();
   const workload = await h.mh.svc.get(w.id);
   const output = (workload.output ?? {}) as Record<string, unknown>;
   if (code !== 0 || workload.status !== 'success') {
@@ -349,7 +477,7 @@ async function runPlatform(mode: 'stdio' | 'socket', schema: string): Promise<Ru
       `platform ${mode}: ${String(output.recordsCommitted)} records committed, expected ${ROWS}`,
     );
   }
-  return { seconds, peak: s.peak };
+  return { seconds, ...sampled };
 }
 
 // The middleware's own bench harness (a real API on a test database), loaded only when used.
@@ -394,15 +522,27 @@ async function runRaw(schema: string, like: string): Promise<Run> {
     ],
     { stdio: ['ignore', 'inherit', 'inherit'] },
   );
-  const s = sampler([pipe], (cmd, isRoot) => {
-    // Debian's psql is a wrapper script that execs the real binary: match either.
-    if (isRoot || !/(^|\/)psql /.test(cmd)) return undefined;
-    return cmd.includes('TO STDOUT') ? 'copy_out' : 'copy_in';
-  });
+  const s = sampler(
+    [pipe],
+    (cmd, isRoot) => {
+      // Debian's psql is a wrapper script that execs the real binary: match either.
+      if (isRoot || !/(^|\/)psql /.test(cmd)) return undefined;
+      return cmd.includes('TO STDOUT') ? 'copy_out' : 'copy_in';
+    },
+    (app, query) =>
+      app !== 'psql'
+        ? undefined
+        : query.includes('TO STDOUT')
+          ? 'copy_out_pg'
+          : query.includes('FROM STDIN')
+            ? 'copy_in_pg'
+            : undefined,
+  );
   const code = await exited(pipe);
-  s.stop();
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const sampled = s.stop();
   if (code !== 0) throw new Error(`the raw COPY pipe exited ${code}`);
-  return { seconds: Number(process.hrtime.bigint() - started) / 1e9, peak: s.peak };
+  return { seconds, ...sampled };
 }
 
 /**
@@ -429,6 +569,20 @@ async function checksum(table: string): Promise<string> {
   return `${r.rows[0].digest}`;
 }
 
+const usPerRow = (seconds: number) => (seconds / ROWS) * 1e6;
+const totalCpu = (r: Run) => Object.values(r.cpu).reduce((a, b) => a + b, 0);
+/** Peak RSS, CPU µs per row of each process kind, and how many cores the run kept busy. */
+function describe(r: Run): string {
+  const mb = Object.entries(r.peak).map(([k, v]) => `${k} ${Math.round(v)} MB`);
+  const cpu = Object.entries(r.cpu)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${usPerRow(v).toFixed(2)}`);
+  return (
+    `peak RSS ${mb.join(', ')}; CPU µs/row ${cpu.join(', ')} (total ${usPerRow(totalCpu(r)).toFixed(2)}); ` +
+    `cores busy: ours ${(totalCpu(r) / r.seconds).toFixed(2)}, machine ${r.machineCores.toFixed(2)}`
+  );
+}
+
 const results: Record<string, Run> = {};
 let expected: string | undefined;
 try {
@@ -444,7 +598,7 @@ try {
       throw new Error(`${mode}: the target's checksum ${sum} differs from the source's ${expected}`);
     results[mode] = r;
     log(
-      `${mode}: ${(ROWS / r.seconds).toFixed(0)} rows/s in ${r.seconds.toFixed(1)} s, checksum equal; peak RSS ${JSON.stringify(r.peak)}`,
+      `${mode}: ${(ROWS / r.seconds).toFixed(0)} rows/s in ${r.seconds.toFixed(1)} s, checksum equal; ${describe(r)}`,
     );
   }
   if (MODES.includes('raw')) {
@@ -457,7 +611,7 @@ try {
       throw new Error(`raw: the target's checksum ${sum} differs from the source's ${expected}`);
     results.raw = r;
     log(
-      `raw COPY: ${(ROWS / r.seconds).toFixed(0)} rows/s in ${r.seconds.toFixed(1)} s, checksum equal; peak RSS ${JSON.stringify(r.peak)}`,
+      `raw COPY: ${(ROWS / r.seconds).toFixed(0)} rows/s in ${r.seconds.toFixed(1)} s, checksum equal; ${describe(r)}`,
     );
   }
 } finally {
@@ -488,5 +642,10 @@ const best = Math.max(stdio ?? 0, socket ?? 0);
 if (raw !== undefined && best > 0) emit('ratio', Number((best / raw).toFixed(3)), 'x');
 for (const [name, r] of Object.entries(results)) {
   for (const [role, mb] of Object.entries(r.peak)) emit(`${name}_${role}_peak_rss_mb`, Math.round(mb), 'MB');
+  for (const [role, sec] of Object.entries(r.cpu))
+    emit(`${name}_${role}_cpu_us_per_row`, Number(usPerRow(sec).toFixed(2)), 'µs');
+  emit(`${name}_total_cpu_us_per_row`, Number(usPerRow(totalCpu(r)).toFixed(2)), 'µs');
+  emit(`${name}_cores_busy`, Number((totalCpu(r) / r.seconds).toFixed(2)), 'cores');
+  emit(`${name}_machine_cores_busy`, Number(r.machineCores.toFixed(2)), 'cores');
 }
 emit(`path_${PATH_KIND}`, 1, 'flag');
