@@ -32,15 +32,57 @@ export const newBatch = (): RowBatch => ({ rows: [], nulled: [], captured: [] })
  */
 export class CopyRowEncoder {
   /** The compiled per-table loop (see {@link compileEncoder}). */
-  readonly encode: (text: string, batch: RowBatch) => number;
+  private readonly run: EncodeLoop;
 
   constructor(
     readonly columns: readonly ColumnPlan[],
     suffix = '',
     captureIndex = -1,
   ) {
-    this.encode = compileEncoder(columns, suffix, captureIndex);
+    this.run = compileEncoder(columns, suffix, captureIndex);
   }
+
+  /** Encodes every row of `text` into `batch`; returns how many. */
+  encode(text: string, batch: RowBatch): number {
+    const before = batch.rows.length;
+    this.run(text, batch, 0, Number.POSITIVE_INFINITY, isClean(text));
+    return batch.rows.length - before;
+  }
+
+  /**
+   * Encodes `text` a few rows at a time, handing each batch to `emit` before building the next
+   * (the batch object is reused). A row's JSON is a rope of some fifty small strings until it is
+   * written; a whole block's worth of them (thousands of rows) alive at once was copied by every
+   * scavenge that struck while it was written out, which cost a source behind a pipe more CPU than
+   * its encoding did.
+   */
+  encodeEach(text: string, rowsPerBatch: number, emit: (batch: RowBatch) => void): void {
+    const clean = isClean(text);
+    const batch = newBatch();
+    let pos = 0;
+    while (pos < text.length) {
+      batch.rows.length = 0;
+      batch.nulled.length = 0;
+      batch.captured.length = 0;
+      pos = this.run(text, batch, pos, rowsPerBatch, clean);
+      emit(batch);
+    }
+  }
+}
+
+/** Rows encoded per batch by the readers: a few dozen KB of strings alive at a time. */
+export const ROWS_PER_BATCH = 64;
+
+/** The generated loop: encodes rows of `text` from `pos`, at most `limit`; returns where it stopped. */
+type EncodeLoop = (text: string, batch: RowBatch, pos: number, limit: number, clean: boolean) => number;
+
+/**
+ * Whether a block is free of quotes, backslashes (COPY's escapes) and control characters: then
+ * no field needs unescaping and no string needs JSON escapes. (indexOf finds one character many
+ * times faster than a regex finds a class of them.)
+ */
+function isClean(text: string): boolean {
+  return text.indexOf('"') < 0 && text.indexOf('\\') < 0 && !CONTROL.test(text);
 }
 
 /** Characters a JSON string must escape. */
@@ -56,23 +98,15 @@ const lit = (s: string): string => JSON.stringify(s);
  * record text. Unrolling the columns lets V8 inline everything; a generic loop over per-column
  * closures is about half as fast. Only column names (as JSON string literals) enter the code.
  */
-function compileEncoder(
-  columns: readonly ColumnPlan[],
-  suffix: string,
-  captureIndex: number,
-): (text: string, batch: RowBatch) => number {
+function compileEncoder(columns: readonly ColumnPlan[], suffix: string, captureIndex: number): EncodeLoop {
   const n = columns.length;
   const firstVisible = columns.findIndex((c) => !c.hidden);
   const close = firstVisible < 0 && suffix.startsWith(',') ? suffix.slice(1) : suffix;
   const encoders = columns.map((c) => encoderFor(c.type));
   const body: string[] = [];
-  body.push('let pos = 0, count = 0, e = 0, f = "", v, json, nulled;');
+  body.push('let count = 0, e = 0, f = "", v, json, nulled;');
   body.push('const len = text.length, rows = batch.rows, captured = batch.captured;');
-  // One native scan of the block: without quotes, backslashes (COPY's escapes) or control
-  // characters, no field needs unescaping and no string needs JSON escapes.
-  // (indexOf finds one character many times faster than a regex finds a class of them.)
-  body.push('const clean = text.indexOf(\'"\') < 0 && text.indexOf("\\\\") < 0 && !CONTROL.test(text);');
-  body.push('while (pos < len) {');
+  body.push('while (pos < len && count < limit) {');
   body.push('json = "{"; nulled = undefined;');
   if (n === 0) body.push('e = text.indexOf("\\n", pos); pos = e < 0 ? len : e + 1;');
   columns.forEach((c, i) => {
@@ -143,19 +177,15 @@ function compileEncoder(
   body.push('if (nulled !== undefined) batch.nulled.push({ row: rows.length - 1, fields: nulled });');
   body.push('count++;');
   body.push('}');
-  body.push('return count;');
+  body.push('return pos;');
   const factory = new Function(
     'E',
     'unescapeCopy',
     'padMicros',
     'NEEDS_ESCAPE',
-    'CONTROL',
-    `return function encodeRows(text, batch) {\n${body.join('\n')}\n};`,
+    `return function encodeRows(text, batch, pos, limit, clean) {\n${body.join('\n')}\n};`,
   );
-  return factory(encoders, unescapeCopy, padMicros, NEEDS_ESCAPE, CONTROL) as (
-    text: string,
-    batch: RowBatch,
-  ) => number;
+  return factory(encoders, unescapeCopy, padMicros, NEEDS_ESCAPE) as EncodeLoop;
 }
 
 /**
@@ -168,14 +198,19 @@ export class LineAssembler {
 
   /** The complete lines in `chunk` (plus what was left over), or '' when there is none yet. */
   push(chunk: Buffer): string {
+    return this.pushBytes(chunk)?.toString('utf8') ?? '';
+  }
+
+  /** Like {@link push}, as bytes: undefined when `chunk` completed no line. */
+  pushBytes(chunk: Buffer): Buffer | undefined {
     const buf = this.rest ? Buffer.concat([this.rest, chunk]) : chunk;
     const last = buf.lastIndexOf(10);
     if (last < 0) {
       this.rest = buf;
-      return '';
+      return undefined;
     }
     this.rest = last === buf.length - 1 ? undefined : buf.subarray(last + 1);
-    return buf.toString('utf8', 0, last + 1);
+    return buf.subarray(0, last + 1);
   }
 
   /** Bytes after the last newline (a complete COPY stream leaves none). */

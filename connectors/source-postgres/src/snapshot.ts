@@ -3,7 +3,7 @@ import type pg from 'pg';
 import type { ColumnInfo, TableInfo } from './catalog';
 import { hasCtid } from './catalog';
 import type { Endpoint } from './connect';
-import { copyLines } from './copy';
+import { copyBlocks } from './copy';
 import { ident, literal, qualified, row, typedLiteral } from './sql';
 
 /** Where a snapshot of one table stands: saved in state after each chunk. */
@@ -243,10 +243,10 @@ export interface ChunkSink {
   done(chunk: ChunkSpec): void | Promise<void>;
 }
 
-/** Text blocks of one chunk, buffered between its reader and the emitter. */
+/** Blocks of COPY output (whole lines) of one chunk, buffered between its reader and the emitter. */
 class ChunkBuffer {
-  private readonly blocks: string[] = [];
-  private chars = 0;
+  private readonly blocks: Buffer[] = [];
+  private bytes = 0;
   private ended = false;
   private failure: unknown;
   private wakeConsumer: (() => void) | undefined;
@@ -254,14 +254,14 @@ class ChunkBuffer {
 
   constructor(
     readonly spec: ChunkSpec,
-    private readonly limitChars: number,
+    private readonly limitBytes: number,
   ) {}
 
-  async push(text: string): Promise<void> {
-    this.blocks.push(text);
-    this.chars += text.length;
+  async push(block: Buffer): Promise<void> {
+    this.blocks.push(block);
+    this.bytes += block.length;
     this.wakeConsumer?.();
-    while (this.chars > this.limitChars && this.failure === undefined) {
+    while (this.bytes > this.limitBytes && this.failure === undefined) {
       await new Promise<void>((r) => {
         this.wakeProducer = r;
       });
@@ -281,13 +281,13 @@ class ChunkBuffer {
   }
 
   /** The next block, or undefined at the end; throws the reader's error. */
-  async next(): Promise<string | undefined> {
+  async next(): Promise<Buffer | undefined> {
     for (;;) {
       if (this.failure !== undefined && this.blocks.length === 0) throw this.failure;
       const block = this.blocks.shift();
       if (block !== undefined) {
-        this.chars -= block.length;
-        if (this.chars <= this.limitChars) this.wakeProducer?.();
+        this.bytes -= block.length;
+        if (this.bytes <= this.limitBytes) this.wakeProducer?.();
         return block;
       }
       if (this.ended) {
@@ -312,7 +312,7 @@ export async function readChunks(
   plan: AsyncIterator<ChunkSpec>,
   buildQuery: (where: string) => string,
   sink: ChunkSink,
-  bufferChars = 16 << 20,
+  bufferBytes = 8 << 20,
 ): Promise<number> {
   const window = session.readers.length;
   const buffers = new Map<number, ChunkBuffer>();
@@ -357,11 +357,11 @@ export async function readChunks(
       if (!spec) return;
       while (spec.index - headIndex >= window && failed === undefined) await wait();
       if (failed !== undefined) return;
-      const buffer = new ChunkBuffer(spec, bufferChars);
+      const buffer = new ChunkBuffer(spec, bufferBytes);
       buffers.set(spec.index, buffer);
       notify();
       try {
-        for await (const text of copyLines(client, buildQuery(spec.where))) await buffer.push(text);
+        for await (const block of copyBlocks(client, buildQuery(spec.where))) await buffer.push(block);
         buffer.end();
       } catch (err) {
         buffer.end(err);
@@ -391,9 +391,9 @@ export async function readChunks(
       }
       if (!buffer) break;
       for (;;) {
-        const text = await buffer.next();
-        if (text === undefined) break;
-        await sink.text(text);
+        const block = await buffer.next();
+        if (block === undefined) break;
+        await sink.text(block.toString('utf8'));
       }
       await sink.done(buffer.spec);
       buffers.delete(headIndex);

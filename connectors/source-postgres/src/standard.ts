@@ -6,7 +6,7 @@ import type { Endpoint } from './connect';
 import { copyLines } from './copy';
 import { emitBatch, emitWithChanges } from './emit';
 import { columnPlans, type StreamPlan } from './plan';
-import { CopyRowEncoder, newBatch } from './rows';
+import { CopyRowEncoder, ROWS_PER_BATCH, type RowBatch } from './rows';
 import {
   type ChunkSpec,
   checkPosition,
@@ -44,9 +44,7 @@ export async function readSnapshot(
   const chunks = planChunks(session.main, plan.table, ctx.config.chunk_size_rows, start, ctx.logger);
   await readChunks(session, chunks, (where) => chunkQuery(plan.table, plan.columns, where), {
     text: async (text) => {
-      const batch = newBatch();
-      encoder.encode(text, batch);
-      emitBatch(out, plan.name, plan.namespace, batch);
+      encoder.encodeEach(text, ROWS_PER_BATCH, (batch) => emitBatch(out, plan.name, plan.namespace, batch));
       if (out.needsDrain) await out.drain();
     },
     done: (chunk: ChunkSpec) => checkpoint(chunk.after),
@@ -293,9 +291,7 @@ async function readByCursor(
     let count = saved.cursor_record_count;
     let sinceState = 0;
     let emitted = 0;
-    for await (const text of copyLines(client, query)) {
-      const batch = newBatch();
-      encoder.encode(text, batch);
+    const emitRows = (batch: RowBatch) => {
       let nulledAt = 0;
       for (let i = 0; i < batch.rows.length; i++) {
         const v = batch.captured[i]!;
@@ -318,6 +314,9 @@ async function readByCursor(
         sinceState++;
         emitted++;
       }
+    };
+    for await (const text of copyLines(client, query)) {
+      encoder.encodeEach(text, ROWS_PER_BATCH, emitRows);
       if (out.needsDrain) await out.drain();
     }
     emit({ cursor: value, cursor_record_count: count });

@@ -189,8 +189,9 @@ export class StreamMapper {
       );
     }
     record.stream = entry.name;
-    if (entry.namespace === undefined) delete record.namespace;
-    else record.namespace = entry.namespace;
+    // Assigned, never deleted: `delete` turns each record into a slow dictionary-mode object.
+    // An undefined namespace is absent to JSON.stringify and to every check in the SDK.
+    (record as { namespace?: string | undefined }).namespace = entry.namespace;
     if (entry.fields) {
       const data = record.data;
       const kept: Record<string, unknown> = {};
