@@ -47,9 +47,9 @@ export class BufferedLineWriter {
   /**
    * Chunk buffers the stream has finished writing, ready for reuse. Only for sockets, pipes and
    * files, whose write callback means the memory is no longer read; a Transform downstream may
-   * keep the Buffer it was given, so other streams always get a fresh one. Reuse matters: a
-   * fresh 512 KiB buffer per chunk is external memory V8 only reclaims with a GC, which at
-   * hundreds of MB/s cost a third of a source's CPU and ~100 MB of RSS.
+   * keep the Buffer it was given, so other streams always get a fresh one. At hundreds of MB/s
+   * a fresh 512 KiB buffer per chunk is a steady stream of external memory that only a GC
+   * gives back.
    */
   private readonly spare: Buffer[] | undefined;
 
