@@ -149,6 +149,8 @@ async function main() {
     format: 'esm',
     target: 'node20',
     conditions: ['sluice-source'],
+    minifyWhitespace: true,
+    minifySyntax: true,
     logLevel: 'error',
     banner: {
       js: "import { createRequire as __r } from 'node:module'; const require = __r(import.meta.url);",
@@ -447,25 +449,25 @@ async function measure({ db, worker, jobId, t0, runtime, mode }) {
 async function buildImages(images, connectorDir, mwDir) {
   say('building images (cached by their inputs)');
   await images.buildBaseImage({ log: say });
-  const dockerfile = (copy, entry) =>
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: a Dockerfile variable
-    [`ARG BASE_IMAGE=${images.BASE_IMAGE}`, 'FROM ${BASE_IMAGE}', copy, entry, ''].join('\n');
-  await fsp.writeFile(
-    path.join(connectorDir, 'Dockerfile'),
-    dockerfile(
-      'COPY index.js /airbyte/integration_code/index.js',
-      'ENV AIRBYTE_ENTRYPOINT="node /airbyte/integration_code/index.js"\nENTRYPOINT ["node", "/airbyte/integration_code/index.js"]',
-    ),
-  );
-  await images.buildDockerfileImage({ context: connectorDir, tag: BENCH_IMAGE, log: say });
-  await fsp.writeFile(
-    path.join(mwDir, 'Dockerfile'),
-    dockerfile(
-      'COPY cli.js /opt/sluice/middleware/cli.js',
-      'ENTRYPOINT ["node", "/opt/sluice/middleware/cli.js"]',
-    ),
-  );
-  await images.buildDockerfileImage({ context: mwDir, tag: BENCH_MIDDLEWARE_IMAGE, log: say });
+  const image = async (context, tag, file, target, entrypoint) => {
+    const lines = [
+      `ARG BASE_IMAGE=${images.BASE_IMAGE}`,
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a Dockerfile variable
+      'FROM ${BASE_IMAGE}',
+      `COPY ${file} ${target}`,
+      ...entrypoint,
+      '',
+    ];
+    await fsp.writeFile(path.join(context, 'Dockerfile'), lines.join('\n'));
+    await images.buildDockerfileImage({ context, tag, log: say });
+  };
+  await image(connectorDir, BENCH_IMAGE, 'index.js', '/airbyte/integration_code/index.js', [
+    'ENV AIRBYTE_ENTRYPOINT="node /airbyte/integration_code/index.js"',
+    'ENTRYPOINT ["node", "/airbyte/integration_code/index.js"]',
+  ]);
+  await image(mwDir, BENCH_MIDDLEWARE_IMAGE, 'cli.js', '/opt/sluice/middleware/cli.js', [
+    'ENTRYPOINT ["node", "/opt/sluice/middleware/cli.js"]',
+  ]);
 }
 
 // Workspace packages are TypeScript: run again with tsx and their source export condition.
