@@ -81,8 +81,13 @@ export function messageProblem(value: unknown, level: ValidationLevel = 'envelop
   return parsed.success ? undefined : formatZodError(parsed.error, value);
 }
 
-/** Classifies one line of text (no newline). */
-export function decodeLine(text: string, line: number, level: ValidationLevel = 'envelope'): DecodedLine {
+/** Classifies one line of text (no newline); `bytes` is its UTF-8 length when the caller knows it. */
+export function decodeLine(
+  text: string,
+  line: number,
+  level: ValidationLevel = 'envelope',
+  bytes?: number,
+): DecodedLine {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -91,7 +96,7 @@ export function decodeLine(text: string, line: number, level: ValidationLevel = 
   }
   const problem = messageProblem(value, level);
   if (problem !== undefined) return { kind: 'invalid_message', line, text, value, error: problem };
-  return { kind: 'message', line, bytes: Buffer.byteLength(text), message: value as AirbyteMessage };
+  return { kind: 'message', line, bytes: bytes ?? Buffer.byteLength(text), message: value as AirbyteMessage };
 }
 
 /**
@@ -130,9 +135,7 @@ export class JsonlDecoder {
       });
       return;
     }
-    const decoded = decodeLine(text, line, this.level);
-    if (decoded.kind === 'message') decoded.bytes = end - start;
-    this.out.push(decoded);
+    this.out.push(decodeLine(text, line, this.level, end - start));
   };
 
   push(chunk: Buffer | Uint8Array | string): DecodedLine[] {
