@@ -1,5 +1,5 @@
 import { parseEnv } from '@sluice/shared';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The middleware's environment, set by the runtime from the launcher's plan. The token reaches

@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import type { ConfiguredAirbyteCatalog, StreamMappingEntry, StreamMappingFile } from '@sluice/protocol';
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const SOCKETS_DIR = 'sockets';
 /** The stream mapping, relative to the working directory (StreamMappingFile of @sluice/protocol). */

@@ -11,7 +11,7 @@ import {
   StreamMappingFile,
 } from '@sluice/protocol';
 import { type ConnectorProgram, type ConnectorRole, LaunchPlan } from '@sluice/runtime/io';
-import { z } from 'zod';
+import * as z from 'zod';
 import { MAX_SOCKET_COUNT, MIDDLEWARE_CONFIG_FILE, PLAN_FILE, STREAM_MAPPING_FILE } from './plan-support';
 
 export const WorkloadType = z.enum(['spec', 'check', 'discover', 'sync']);

@@ -3,6 +3,7 @@
  * heartbeats (with stats), logs, the final status and output — so that it does not depend on the
  * launcher that started it. Then the job itself: a sync (Replication) or a connector command.
  */
+import { messageProblem } from '@sluice/protocol';
 import type { Logger } from 'pino';
 import { createWorkloadApi, type HeartbeatAnswer, type WorkloadApi } from './api';
 import { runConnectorJob } from './connector-job';
@@ -91,7 +92,13 @@ export async function runWorkload(opts: RunWorkloadOptions): Promise<WorkloadRes
 
   let answer: HeartbeatAnswer;
   try {
-    answer = await retry(() => api.running(), 120_000);
+    const running = retry(() => api.running(), 120_000);
+    // The API takes a round trip to accept `running`; meanwhile this process is idle. Compiling
+    // the message validators now (zod compiles each schema on its first parse) takes that work
+    // off the path from the connector's first message to the destination.
+    await new Promise<void>((r) => setImmediate(r));
+    warmMessageValidation();
+    answer = await running;
   } catch (err) {
     // Not launched any more (cancelled, or failed by the sweeper): the connectors never start.
     logger.error({ err: (err as Error).message }, 'could not report running; not starting the connectors');
@@ -184,6 +191,34 @@ export async function runWorkload(opts: RunWorkloadOptions): Promise<WorkloadRes
     ...(outcome.kind !== 'success' ? { reason: outcome.reason } : {}),
     reported,
   };
+}
+
+/** Validates one message of each type a connector usually starts with, and throws nothing. */
+function warmMessageValidation(): void {
+  const stream = { name: 'warm-up' };
+  const samples: unknown[] = [
+    { type: 'LOG', log: { level: 'INFO', message: 'warm-up' } },
+    {
+      type: 'TRACE',
+      trace: {
+        type: 'STREAM_STATUS',
+        emitted_at: 0,
+        stream_status: { stream_descriptor: stream, status: 'STARTED' },
+      },
+    },
+    { type: 'RECORD', record: { stream: 'warm-up', data: { n: 1 }, emitted_at: 0 } },
+    {
+      type: 'STATE',
+      state: { type: 'STREAM', stream: { stream_descriptor: stream, stream_state: { n: 1 } } },
+    },
+  ];
+  for (const m of samples) {
+    try {
+      messageProblem(m, 'full');
+    } catch {
+      // Only a warm-up: the real messages are validated (and reported) where they arrive.
+    }
+  }
 }
 
 interface HeartbeatHandle {

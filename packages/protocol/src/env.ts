@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The environment the connector SDK reads (Airbyte's names for socket mode, plus Sluice's

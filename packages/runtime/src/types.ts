@@ -17,7 +17,7 @@
  * The schemas parse `plan.json` wherever it is read (launcher, middleware).
  */
 import type { Readable, Writable } from 'node:stream';
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const RuntimeName = z.enum(['process', 'docker', 'kubernetes']);
 export type RuntimeName = z.infer<typeof RuntimeName>;

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { DestinationSyncMode, SyncMode } from './enums';
 import { JsonInteger, JsonObject } from './primitives';
 

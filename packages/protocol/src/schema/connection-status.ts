@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { AirbyteConnectionStatusValue } from './enums';
 
 /** The result of a `check`. */

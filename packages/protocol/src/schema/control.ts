@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { AirbyteControlMessageType } from './enums';
 import { JsonObject } from './primitives';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 // Enumerations of the Airbyte Protocol. Definitions named in the YAML keep their name; enums that
 // the YAML declares inline on a property get the name Airbyte's generated models use, prefixed.

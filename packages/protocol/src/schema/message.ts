@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { AirbyteCatalog, ConfiguredAirbyteCatalog, DestinationCatalog } from './catalog';
 import { AirbyteConnectionStatus } from './connection-status';
 import { AirbyteControlMessage } from './control';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * JSON Schema `type: integer`: any number with no fractional part. `z.int()` is not used because it

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { AdvancedAuthFlowType, AuthSpecificationAuthType, DestinationSyncMode } from './enums';
 import { JsonInteger, JsonObject, UriString } from './primitives';
 

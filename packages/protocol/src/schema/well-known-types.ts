@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 // The definitions of well_known_types.yaml, which stream json_schemas reference by
 // `$ref: WellKnownTypes.json#/definitions/<Name>`. Their names (String, Number, Date, ...) would

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { createLogger, type Logger } from '@sluice/shared';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseLaunchPlan } from '../plan';
 import { buildProgramEnv } from '../program-env';
 import {
