@@ -105,31 +105,6 @@ export class BufferedLineWriter {
     if (this.off >= this.chunkBytes) this.writePending();
   }
 
-  /**
-   * Writes `a + b + c` as one line without concatenating them first: each part is encoded
-   * straight into the chunk, which spares building (and flattening) a string per line.
-   */
-  writeLine3(a: string, b: string, c: string): void {
-    const length = a.length + b.length + c.length;
-    if (this.failure || this.buf.length - this.off <= length * 3) {
-      this.writeLine(a + b + c);
-      return;
-    }
-    if (this.off === 0 && this.maxDelayMs > 0 && this.timer === undefined) {
-      this.timer = setTimeout(this.onTimer, this.maxDelayMs);
-      this.timer.unref();
-    }
-    this.linesWritten++;
-    const buf = this.buf;
-    let off = this.off;
-    off += buf.write(a, off);
-    off += buf.write(b, off);
-    off += buf.write(c, off);
-    buf[off++] = 0x0a;
-    this.off = off;
-    if (off >= this.chunkBytes) this.writePending();
-  }
-
   private readonly onTimer = (): void => {
     this.timer = undefined;
     if (this.off > 0 && !this.failure) this.writePending();

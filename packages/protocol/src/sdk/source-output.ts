@@ -127,7 +127,7 @@ export class SourceOutputImpl implements SourceOutput {
       this.stampChannel = ch;
       this.stamp = `,"emitted_at":${now}${ch.recordSuffix}`;
     }
-    ch.writer.writeLine3(this.prefix, dataJson, this.stamp);
+    ch.writer.writeLine(this.prefix + dataJson + this.stamp);
     ch.recordsSinceState++;
     this.records++;
   }
