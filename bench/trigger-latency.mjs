@@ -7,6 +7,8 @@
 //                                    [--modes discover,recent] [--records 10] [--gap-ms 300]
 //                                    [--log-level silent]   (launcher/worker/API logs on stderr)
 //                                    [--trace]   (each run also lists the worker's steps, ms after t0)
+//                                    [--standby 1]   (process runtime: standby middleware
+//                                                    processes, as SLUICE_MIDDLEWARE_STANDBY; 0: none)
 //
 // Everything is the real platform, in this one process, on a throw-away database and a unique
 // Redis prefix: the Config + Workload API over HTTP (`startApiServer` of @sluice/api with the
@@ -55,6 +57,7 @@ function options() {
     modes: String(opt('modes', 'discover,recent')).split(','),
     logLevel: String(opt('log-level', 'silent')),
     trace: args.includes('--trace'),
+    standby: Number(opt('standby', 1)),
   };
   for (const r of o.runtimes)
     if (!['process', 'docker'].includes(r)) throw new Error(`unknown runtime "${r}" (process or docker)`);
@@ -210,7 +213,10 @@ async function main() {
       logger: logger('launcher'),
       middlewareLogLevel: opts.logLevel === 'silent' ? 'warn' : opts.logLevel,
       ...(runtime === 'process'
-        ? { middlewareCommand: [process.execPath, path.join(mwDir, 'cli.js')] }
+        ? {
+            middlewareCommand: [process.execPath, path.join(mwDir, 'cli.js')],
+            middlewareStandby: opts.standby,
+          }
         : { middlewareImage: BENCH_MIDDLEWARE_IMAGE }),
     });
     launcherKind = runtime;

@@ -27,6 +27,10 @@ describe('launcher environment', () => {
     expect(opts).not.toHaveProperty('launcherId');
     expect(opts).not.toHaveProperty('middlewareCommand');
     expect(opts.middlewareNodeFlags).toEqual(['--max-semi-space-size=4']);
+    expect(opts.middlewareStandby).toBe(1);
+    expect(
+      launcherOptionsFromEnv(loadLauncherEnv({ ...base, SLUICE_MIDDLEWARE_STANDBY: '0' })).middlewareStandby,
+    ).toBe(0);
     expect(
       launcherOptionsFromEnv(loadLauncherEnv({ ...base, SLUICE_MIDDLEWARE_NODE_FLAGS: 'none' }))
         .middlewareNodeFlags,

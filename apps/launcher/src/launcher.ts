@@ -64,6 +64,9 @@ export interface LauncherOptions {
   /** Process runtime: flags added after the middleware's node executable. Default
    * `--max-semi-space-size=4`; `[]` for none. */
   middlewareNodeFlags?: string[];
+  /** Process runtime: middleware processes started ahead of need and handed the next workloads.
+   * Default 1; 0 spawns every middleware at launch. */
+  middlewareStandby?: number;
   /** Docker runtime: the middleware image (default sluice/middleware:dev) and an entrypoint override. */
   middlewareImage?: string;
   middlewareImageCommand?: string[];
@@ -120,6 +123,7 @@ export function launcherOptionsFromEnv(env: LauncherEnv): LauncherOptions {
       env.SLUICE_MIDDLEWARE_NODE_FLAGS.length === 1 && env.SLUICE_MIDDLEWARE_NODE_FLAGS[0] === 'none'
         ? []
         : env.SLUICE_MIDDLEWARE_NODE_FLAGS,
+    middlewareStandby: env.SLUICE_MIDDLEWARE_STANDBY,
     middlewareImage: env.SLUICE_MIDDLEWARE_IMAGE,
     ...(env.SLUICE_MIDDLEWARE_IMAGE_COMMAND
       ? { middlewareImageCommand: env.SLUICE_MIDDLEWARE_IMAGE_COMMAND }
@@ -166,6 +170,8 @@ class Launcher implements RunningLauncher {
   private readonly kind: RuntimeKind;
   private readonly capacity: number;
   private readonly root: string;
+  /** Process runtime: the middleware's argv prefix, node flags included. */
+  private readonly middlewareCommand: string[];
   private readonly log: Logger;
   private readonly api: WorkloadApi;
   private readonly attemptLog: AttemptLogWriter;
@@ -200,6 +206,10 @@ class Launcher implements RunningLauncher {
     this.log = (opts.logger ?? createLogger('sluice-launcher')).child({ launcherId: this.id });
     this.api = createWorkloadApi({ url: opts.apiUrl, dataplaneToken: opts.dataplaneToken });
     this.attemptLog = new AttemptLogWriter(this.api, this.id, this.log);
+    this.middlewareCommand = withNodeFlags(
+      opts.middlewareCommand ?? [process.execPath, DEFAULT_MIDDLEWARE_CLI],
+      opts.middlewareNodeFlags ?? DEFAULT_MIDDLEWARE_NODE_FLAGS,
+    );
     this.runtime =
       this.kind === 'process'
         ? createRuntime({
@@ -207,6 +217,7 @@ class Launcher implements RunningLauncher {
             workloadsRoot: this.root,
             logger: this.log,
             ...(opts.stopGraceMs ? { graceMs: opts.stopGraceMs } : {}),
+            standby: { command: this.middlewareCommand, count: opts.middlewareStandby ?? 1 },
           })
         : createRuntime({
             runtime: 'docker',
@@ -241,6 +252,8 @@ class Launcher implements RunningLauncher {
   async start(): Promise<void> {
     await this.verifyToken();
     await ensureWorkloadsRoot(this.root);
+    // Loads while the rest starts, so the first workload finds it ready.
+    this.runtime.warm?.();
     await this.adoptRunning();
 
     const redisUrl = this.opts.redisUrl ?? 'redis://127.0.0.1:6379';
@@ -348,6 +361,9 @@ class Launcher implements RunningLauncher {
         await worker.close(true).catch(() => {});
       }
     }
+    await this.runtime
+      .close?.()
+      .catch((err: Error) => this.log.warn({ err: err.message }, 'cannot stop the standby middleware'));
     await Promise.race([this.attemptLog.flushAll(), sleep(2_000)]);
     await Promise.race([this.fleet?.leave(), sleep(2_000)]);
     await this.fleetRedis?.quit().catch(() => this.fleetRedis?.disconnect());
@@ -498,6 +514,7 @@ class Launcher implements RunningLauncher {
 
     let layout: WorkloadLayout;
     let started: boolean;
+    let standby = false;
     try {
       const input = parseLaunchInput(type, data.input);
       layout = buildWorkloadLayout({
@@ -508,10 +525,7 @@ class Launcher implements RunningLauncher {
         runtime: this.kind,
         socketMode: this.opts.socketMode ?? 'auto',
         middleware: {
-          command: withNodeFlags(
-            this.opts.middlewareCommand ?? [process.execPath, DEFAULT_MIDDLEWARE_CLI],
-            this.opts.middlewareNodeFlags ?? DEFAULT_MIDDLEWARE_NODE_FLAGS,
-          ),
+          command: this.middlewareCommand,
           image: this.opts.middlewareImage ?? DEFAULT_MIDDLEWARE_IMAGE,
           ...(this.opts.middlewareImageCommand ? { imageCommand: this.opts.middlewareImageCommand } : {}),
           env: {
@@ -543,7 +557,7 @@ class Launcher implements RunningLauncher {
     if (!(await this.reportLaunched(workloadId))) return done;
     mark('reported');
     try {
-      started = (await this.runtime.launch(layout.plan)).started;
+      ({ started, standby = false } = await this.runtime.launch(layout.plan));
       mark('started');
     } catch (err) {
       await this.failLaunch(workloadId, type, workDir, err);
@@ -555,18 +569,19 @@ class Launcher implements RunningLauncher {
     const ms = Math.round(performance.now() - t0);
     this.metrics.launchDuration.observe({ type }, ms / 1000);
     this.metrics.launches.inc({ type, result: started ? 'started' : 'existing' });
-    const mode = layout.middlewareConfig.socketCount
-      ? `socket mode, ${layout.middlewareConfig.socketCount} sockets`
-      : type === 'sync'
-        ? 'stdio mode'
-        : type;
+    const mode =
+      (layout.middlewareConfig.socketCount
+        ? `socket mode, ${layout.middlewareConfig.socketCount} sockets`
+        : type === 'sync'
+          ? 'stdio mode'
+          : type) + (standby ? ', standby middleware' : '');
     this.attemptLog.line(
       workloadId,
       started
         ? `launched on the ${this.kind} runtime (${mode}) in ${ms} ms`
         : `its programs already existed on the ${this.kind} runtime; not started again`,
     );
-    this.log.info({ workloadId, type, ms, started, at }, 'workload launched');
+    this.log.info({ workloadId, type, ms, started, standby, at }, 'workload launched');
     return done;
   }
 

@@ -97,8 +97,13 @@ describe('several launcher processes', () => {
     const id = await createWorkload(stack, { type: 'sync', input: slowSync(dir, 3_000) });
     const w = await waitStatus(stack, id, 'running');
     const victim = launchers.get(w.claimedBy!)!;
+    const standbyDirs = () =>
+      fs.readdirSync(path.join(stack.tmp, 'w')).filter((n) => n.startsWith(`.standby-${victim.child.pid}-`));
+    expect(standbyDirs().length).toBeGreaterThanOrEqual(1);
     victim.kill('SIGKILL');
     await victim.exited;
+    // Its standby middleware, never handed a workload, notices and goes.
+    await waitFor(() => standbyDirs().length === 0, "the dead launcher's standby to go", 10_000);
     const done = await waitTerminal(stack, id);
     expect(done.status, done.terminationReason ?? '').toBe('success');
     expect(await countLines(path.join(dir, 'numbers.jsonl'))).toBe(5);
@@ -191,10 +196,15 @@ describe('several launcher processes', () => {
     const id = await createWorkload(stack, { type: 'sync', input: slowSync(dir, 2_500) });
     const w = await waitStatus(stack, id, 'running');
     const l = launchers.get(w.claimedBy!)!;
+    const standbyDirs = () =>
+      fs.readdirSync(path.join(stack.tmp, 'w')).filter((n) => n.startsWith(`.standby-${l.child.pid}-`));
+    expect(standbyDirs().length).toBeGreaterThanOrEqual(1);
     const t0 = Date.now();
     l.kill('SIGTERM');
     expect(await l.exited).toBe(0);
     expect(Date.now() - t0).toBeLessThan(10_000);
+    // Its standby middleware went with it.
+    expect(standbyDirs()).toEqual([]);
     expect(fs.readFileSync(l.logFile, 'utf8')).toContain('launcher stopped; its workloads keep running');
     launchers.delete(l.id);
     const done = await waitTerminal(stack, id);

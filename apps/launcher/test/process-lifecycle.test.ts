@@ -141,6 +141,38 @@ describe('process runtime lifecycle', () => {
     expect(await attemptLog(stack, id)).toContain('socket mode, 2 sockets');
   });
 
+  it('hands workloads to its standby middleware and has a new one ready for the next', async () => {
+    const runtime = launcher.runtime as ProcessRuntime;
+    const first = await waitFor(() => runtime.standbyPids()[0], 'a standby middleware');
+    const id = await createWorkload(stack, {
+      type: 'check',
+      input: { connector: { actorType: 'source', command: FAKER, config: fakerConfig } },
+    });
+    const w = await waitTerminal(stack, id);
+    expect(w.status, w.terminationReason ?? '').toBe('success');
+    expect(await attemptLog(stack, id)).toMatch(
+      /launched on the process runtime \(check, standby middleware\)/,
+    );
+    const second = await waitFor(
+      () => runtime.standbyPids().find((p) => p !== first),
+      'a new standby middleware',
+    );
+    const next = await createWorkload(stack, {
+      type: 'spec',
+      input: { connector: { actorType: 'source', command: FAKER } },
+    });
+    const workDir = path.join(stack.tmp, 'w', next);
+    const pid = await waitFor(async () => {
+      try {
+        return JSON.parse(await fsp.readFile(path.join(workDir, 'middleware.pid'), 'utf8')).pid as number;
+      } catch {
+        return undefined;
+      }
+    }, 'the middleware of the next workload');
+    expect(pid).toBe(second);
+    expect((await waitTerminal(stack, next)).status).toBe('success');
+  });
+
   it('fails a workload whose connector command does not exist, at once and readably', async () => {
     const id = await createWorkload(stack, {
       type: 'check',
@@ -274,18 +306,26 @@ describe('process runtime: cancellation, isolation, idempotency, capacity', () =
       for (const secret of ['db-password-123', 'platform-secret-key-456', stack.token])
         expect(all).not.toContain(secret);
 
+      // A standby middleware (the default) started before its workload existed: the kernel's copy
+      // of its environment is the minimal base, its workload's variables came through its stdin
+      // (the runtime's tests check the environment it runs with).
+      const handed = (await attemptLog(stack, id)).includes('standby middleware');
       expect(Object.keys(middlewareEnv).sort()).toEqual(
-        [
-          'HOME',
-          'LANG',
-          'LOG_LEVEL',
-          'PATH',
-          'SLUICE_API_URL',
-          'SLUICE_DATAPLANE_TOKEN',
-          'SLUICE_WORKLOAD_ID',
-          'TZ',
-        ].sort(),
+        (handed
+          ? ['HOME', 'LANG', 'PATH', 'TZ']
+          : [
+              'HOME',
+              'LANG',
+              'LOG_LEVEL',
+              'PATH',
+              'SLUICE_API_URL',
+              'SLUICE_DATAPLANE_TOKEN',
+              'SLUICE_WORKLOAD_ID',
+              'TZ',
+            ]
+        ).sort(),
       );
+      if (handed) expect(JSON.stringify(middlewareEnv)).not.toContain(stack.token);
       expect(JSON.stringify(middlewareEnv)).not.toMatch(/db-password-123|platform-secret-key-456/);
     } finally {
       for (const [k, v] of Object.entries(saved)) {

@@ -194,7 +194,7 @@ export async function runWorkload(opts: RunWorkloadOptions): Promise<WorkloadRes
 }
 
 /** Validates one message of each type a connector usually starts with, and throws nothing. */
-function warmMessageValidation(): void {
+export function warmMessageValidation(): void {
   const stream = { name: 'warm-up' };
   const samples: unknown[] = [
     { type: 'LOG', log: { level: 'INFO', message: 'warm-up' } },

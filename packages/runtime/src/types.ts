@@ -9,7 +9,8 @@
  *
  * - process runtime: only the middleware is started (detached, own process group); it spawns
  *   the connectors itself with `spawnConnector` (same process group, minimal environment) and
- *   wires their stdio directly.
+ *   wires their stdio directly. With a standby configured, the middleware is one started ahead
+ *   and handed the workload (`StandbyPool`), in the same state a spawn would leave it.
  * - container runtimes (docker, kubernetes): every program is a container; connector stdio is
  *   redirected to named pipes in `pipes/` (created by the runtime), which the middleware opens
  *   with `attachFifoConnector`. Both helpers give the middleware the same `ConnectorStdio`.
@@ -97,6 +98,8 @@ export interface LaunchResult {
   /** False when the workload's programs already existed (idempotent launch): running or ended,
    * they are never started a second time. */
   started: boolean;
+  /** Process runtime: the middleware was a standby, handed the workload rather than spawned. */
+  standby?: boolean;
 }
 
 export interface StopOptions {
@@ -123,6 +126,11 @@ export interface WorkloadRuntime {
   /** Stops and removes every workload here whose id is not in `activeWorkloadIds` (leftovers of
    * ended workloads or of a crashed launcher). Returns the ids removed. */
   sweep(activeWorkloadIds: Iterable<string>, opts?: StopOptions): Promise<string[]>;
+  /** Starts what the runtime keeps ready for launches (the process runtime's standby
+   * middleware), without waiting for it. */
+  warm?(): void;
+  /** Stops what `warm` started. Workloads keep running. */
+  close?(): Promise<void>;
 }
 
 /**

@@ -14,6 +14,7 @@ import {
   type WorkloadRuntime,
 } from '../types';
 import { type ProcStat, processGroupMembers, readProcStat } from './proc';
+import { type StandbyOptions, StandbyPool } from './standby-pool';
 
 export const PID_FILE = 'middleware.pid';
 export const MIDDLEWARE_STDOUT_LOG = 'middleware.stdout.log';
@@ -42,6 +43,8 @@ export interface ProcessRuntimeOptions {
   logger?: Logger;
   /** Default grace between SIGTERM and SIGKILL in `stop`. */
   graceMs?: number;
+  /** Middleware processes started ahead of need (see `StandbyPool`); none by default. */
+  standby?: StandbyOptions;
 }
 
 const POLL_MS = 50;
@@ -51,18 +54,40 @@ const KILL_WAIT_MS = 5_000;
  * Runs a workload's middleware as a detached local process (own process group, stdio to log
  * files in the working directory); the middleware spawns the connectors with `spawnConnector`.
  * State lives only in pid files, so a restarted launcher finds, stops and sweeps what an
- * earlier one started.
+ * earlier one started. With `standby`, a launch hands the workload to an already started
+ * middleware when it can, and spawns one otherwise; both end up alike (pid file, process group,
+ * log files, environment).
  */
 export class ProcessRuntime implements WorkloadRuntime {
   readonly name = 'process' as const;
   private readonly root: string;
   private readonly log: Logger;
   private readonly graceMs: number;
+  private readonly standby: StandbyPool | undefined;
 
   constructor(opts: ProcessRuntimeOptions) {
     this.root = path.resolve(opts.workloadsRoot);
     this.log = opts.logger ?? createLogger('launcher.process-runtime');
     this.graceMs = opts.graceMs ?? 10_000;
+    this.standby =
+      opts.standby && (opts.standby.count ?? 1) > 0
+        ? new StandbyPool({ ...opts.standby, root: this.root, logger: this.log })
+        : undefined;
+  }
+
+  /** Starts the standby middleware processes, if configured, without waiting for them. */
+  warm(): void {
+    this.standby?.fill();
+  }
+
+  /** Stops the standby middleware processes; workloads keep running. */
+  async close(): Promise<void> {
+    await this.standby?.close();
+  }
+
+  /** Pids of the standby middleware processes ready for a workload. */
+  standbyPids(): number[] {
+    return this.standby?.pids() ?? [];
   }
 
   async launch(input: LaunchPlan): Promise<LaunchResult> {
@@ -93,37 +118,63 @@ export class ProcessRuntime implements WorkloadRuntime {
       return { started: false };
     }
 
+    let pid: number | undefined;
     try {
-      const out = fs.openSync(path.join(workDir, MIDDLEWARE_STDOUT_LOG), 'a', 0o600);
-      const err = fs.openSync(path.join(workDir, MIDDLEWARE_STDERR_LOG), 'a', 0o600);
-      let child: ReturnType<typeof spawn>;
-      try {
-        child = spawn(cmd, [...prefix, ...plan.middleware.args], {
-          cwd: workDir,
-          env: buildProgramEnv(plan.middleware.env, { home: workDir }),
-          // Own process group: survives the launcher, and `stop` can kill it with its connectors.
-          detached: true,
-          stdio: ['ignore', out, err],
+      const env = buildProgramEnv(plan.middleware.env, { home: workDir });
+      const logs = {
+        stdout: path.join(workDir, MIDDLEWARE_STDOUT_LOG),
+        stderr: path.join(workDir, MIDDLEWARE_STDERR_LOG),
+      };
+      const handed =
+        this.standby && sameArgv(this.standby.command, plan.middleware.command!)
+          ? await this.standby.handOff({ workDir, argv: plan.middleware.args, env }, logs)
+          : undefined;
+      let startTime: string;
+      if (handed) {
+        ({ pid, startTime } = handed);
+      } else {
+        const out = fs.openSync(logs.stdout, 'a', 0o600);
+        const err = fs.openSync(logs.stderr, 'a', 0o600);
+        let child: ReturnType<typeof spawn>;
+        try {
+          child = spawn(cmd, [...prefix, ...plan.middleware.args], {
+            cwd: workDir,
+            env,
+            // Own process group: survives the launcher, and `stop` can kill it with its connectors.
+            detached: true,
+            stdio: ['ignore', out, err],
+          });
+        } finally {
+          fs.closeSync(out);
+          fs.closeSync(err);
+        }
+        await new Promise<void>((resolve, reject) => {
+          child.once('spawn', resolve);
+          child.once('error', reject);
         });
-      } finally {
-        fs.closeSync(out);
-        fs.closeSync(err);
+        child.on('error', () => {});
+        child.unref();
+        pid = child.pid!;
+        startTime = (await readProcStat(pid))?.startTime ?? 'exited';
       }
-      await new Promise<void>((resolve, reject) => {
-        child.once('spawn', resolve);
-        child.once('error', reject);
-      });
-      child.on('error', () => {});
-      child.unref();
-      const pid = child.pid!;
-      const st = await readProcStat(pid);
-      const record: PidRecord = { ...launching, pid, pgid: pid, startTime: st?.startTime ?? 'exited' };
+      const record: PidRecord = { ...launching, pid, pgid: pid, startTime };
       const tmp = `${pidPath}.${process.pid}.tmp`;
       await fsp.writeFile(tmp, JSON.stringify(record));
       await fsp.rename(tmp, pidPath);
-      this.log.info({ workloadId: plan.workloadId, middlewarePid: pid }, 'middleware started');
-      return { started: true };
+      this.log.info(
+        { workloadId: plan.workloadId, middlewarePid: pid, ...(handed ? { standby: true } : {}) },
+        'middleware started',
+      );
+      return handed ? { started: true, standby: true } : { started: true };
     } catch (e) {
+      if (pid) {
+        // Started but not recorded: nothing could find it to stop it later.
+        try {
+          process.kill(-pid, 'SIGKILL');
+        } catch {
+          // gone already
+        }
+      }
       await fsp.rm(pidPath, { force: true });
       throw new Error(
         `cannot start the middleware of workload ${plan.workloadId} (${cmd}): ${(e as Error).message}`,
@@ -221,6 +272,10 @@ export class ProcessRuntime implements WorkloadRuntime {
     });
     return entries.filter((e) => e.isDirectory()).map((e) => path.join(this.root, e.name));
   }
+}
+
+function sameArgv(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 async function readPidRecord(dir: string): Promise<PidRecord | undefined> {

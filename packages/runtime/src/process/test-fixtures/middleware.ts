@@ -1,14 +1,32 @@
 // A stand-in middleware for the process runtime tests: runs the plan's connectors with
-// spawnConnector, counts their records, and writes result.json. Modes (argv[2]):
+// spawnConnector, counts their records, and writes result.json and the environment it runs with
+// (middleware.env.json). Modes (argv[2]):
 //   run          exit once the connectors have ended
 //   linger       stay alive afterwards
 //   ignore-term  stay alive and ignore SIGTERM
+// `--standby` waits for a handoff as the real middleware does, then runs the handed mode.
 import fs from 'node:fs';
 import readline from 'node:readline';
 import type { LaunchPlan } from '../../types';
 import { childConnectorStdio, spawnConnector } from '../spawn-connector';
+import {
+  awaitStandbyHandoff,
+  becomeHandedWorkload,
+  removeStandbyDir,
+  STANDBY_FLAG,
+} from '../standby-handoff';
 
-const mode = process.argv[2] ?? 'run';
+let args = process.argv.slice(2);
+if (args[0] === STANDBY_FLAG) {
+  const handoff = await awaitStandbyHandoff();
+  if (!handoff) {
+    removeStandbyDir();
+    process.exit(0);
+  }
+  args = becomeHandedWorkload(handoff);
+}
+fs.writeFileSync('middleware.env.json', JSON.stringify(process.env));
+const mode = args[0] ?? 'run';
 if (mode === 'ignore-term') process.on('SIGTERM', () => {});
 console.log(`middleware ${process.pid} starting in ${mode} mode`);
 
