@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { createLogger, type Logger } from '@sluice/shared';
@@ -13,6 +11,7 @@ import {
   WorkloadId,
   type WorkloadRuntime,
 } from '../types';
+import { spawnDetached } from './detached';
 import { type ProcStat, processGroupMembers, readProcStat } from './proc';
 import { type StandbyOptions, StandbyPool } from './standby-pool';
 
@@ -133,27 +132,12 @@ export class ProcessRuntime implements WorkloadRuntime {
       if (handed) {
         ({ pid, startTime } = handed);
       } else {
-        const out = fs.openSync(logs.stdout, 'a', 0o600);
-        const err = fs.openSync(logs.stderr, 'a', 0o600);
-        let child: ReturnType<typeof spawn>;
-        try {
-          child = spawn(cmd, [...prefix, ...plan.middleware.args], {
-            cwd: workDir,
-            env,
-            // Own process group: survives the launcher, and `stop` can kill it with its connectors.
-            detached: true,
-            stdio: ['ignore', out, err],
-          });
-        } finally {
-          fs.closeSync(out);
-          fs.closeSync(err);
-        }
-        await new Promise<void>((resolve, reject) => {
-          child.once('spawn', resolve);
-          child.once('error', reject);
+        const child = await spawnDetached([cmd, ...prefix, ...plan.middleware.args], {
+          cwd: workDir,
+          env,
+          ...logs,
+          stdin: 'ignore',
         });
-        child.on('error', () => {});
-        child.unref();
         pid = child.pid!;
         startTime = (await readProcStat(pid))?.startTime ?? 'exited';
       }

@@ -1,10 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '@sluice/shared';
 import { buildProgramEnv } from '../program-env';
+import { spawnDetached } from './detached';
 import { readProcStat } from './proc';
 import {
   STANDBY_DIR_PREFIX,
@@ -175,22 +176,19 @@ export class StandbyPool {
     const dir = path.join(this.root, `${STANDBY_DIR_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}`);
     await fsp.mkdir(dir, { mode: 0o700 });
     const fingerprint = this.fingerprint();
-    const [cmd, ...prefix] = this.command;
     let child: ChildProcess;
-    const out = fs.openSync(path.join(dir, STANDBY_STDOUT_LOG), 'a', 0o600);
-    const err = fs.openSync(path.join(dir, STANDBY_STDERR_LOG), 'a', 0o600);
     try {
-      child = spawn(cmd!, [...prefix, STANDBY_FLAG], {
+      child = await spawnDetached([...this.command, STANDBY_FLAG], {
         cwd: dir,
         // Nothing of the workload yet: its token and id come with the handoff.
         env: buildProgramEnv({}, { home: dir }),
-        // As a fresh middleware: its own process group, so it outlives this process.
-        detached: true,
-        stdio: ['pipe', out, err],
+        stdout: path.join(dir, STANDBY_STDOUT_LOG),
+        stderr: path.join(dir, STANDBY_STDERR_LOG),
+        stdin: 'pipe',
       });
-    } finally {
-      fs.closeSync(out);
-      fs.closeSync(err);
+    } catch (e) {
+      await fsp.rm(dir, { recursive: true, force: true });
+      throw e;
     }
     const s: Standby = {
       child,
@@ -210,20 +208,8 @@ export class StandbyPool {
       void fsp.rm(dir, { recursive: true, force: true }).catch(() => {});
       this.failed(`a standby middleware exited before it was used (code ${code}, signal ${signal})`);
     });
-    try {
-      await new Promise<void>((resolve, reject) => {
-        child.once('spawn', resolve);
-        child.once('error', reject);
-      });
-    } catch (e) {
-      s.gone = true;
-      await fsp.rm(dir, { recursive: true, force: true });
-      throw e;
-    }
-    child.on('error', () => {});
     child.stdin!.on('error', () => {});
-    // Neither the process nor its pipe may keep this process alive.
-    child.unref();
+    // Its pipe must not hold this process open either (spawnDetached unrefs the process).
     (child.stdin as unknown as { unref?: () => void }).unref?.();
     s.pid = child.pid!;
     s.startTime = (await readProcStat(s.pid))?.startTime;
@@ -284,17 +270,8 @@ export class StandbyPool {
     for (const name of entries) {
       if (!name.startsWith(STANDBY_DIR_PREFIX)) continue;
       const m = /^(\d+)-/.exec(name.slice(STANDBY_DIR_PREFIX.length));
-      if (!m || Number(m[1]) === process.pid || processAlive(Number(m[1]))) continue;
+      if (!m || Number(m[1]) === process.pid || (await readProcStat(Number(m[1])))) continue;
       await fsp.rm(path.join(this.root, name), { recursive: true, force: true }).catch(() => {});
     }
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
