@@ -20,7 +20,7 @@ export async function* copyBlocks(
   const lines = new LineAssembler();
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
-      const block = lines.pushBytes(chunk);
+      const block = lines.push(chunk);
       if (block !== undefined) yield block;
     }
   } finally {

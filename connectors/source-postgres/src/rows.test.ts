@@ -115,7 +115,8 @@ describe('LineAssembler', () => {
     const la = new LineAssembler();
     const bytes = Buffer.from('é1\n😀2\nab');
     const out: string[] = [];
-    for (let i = 0; i < bytes.length; i++) out.push(la.push(bytes.subarray(i, i + 1)));
+    for (let i = 0; i < bytes.length; i++)
+      out.push(la.push(bytes.subarray(i, i + 1))?.toString('utf8') ?? '');
     expect(out.join('')).toBe('é1\n😀2\n');
     expect(la.pending).toBe(2);
   });

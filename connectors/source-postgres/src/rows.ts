@@ -189,20 +189,15 @@ function compileEncoder(columns: readonly ColumnPlan[], suffix: string, captureI
 }
 
 /**
- * Splits a byte stream of COPY output into text holding whole lines. Lines end with 0x0a,
+ * Splits a byte stream of COPY output into blocks of whole lines. Lines end with 0x0a,
  * which never occurs inside a UTF-8 multi-byte sequence, so cutting there never splits a
  * character.
  */
 export class LineAssembler {
   private rest: Buffer | undefined;
 
-  /** The complete lines in `chunk` (plus what was left over), or '' when there is none yet. */
-  push(chunk: Buffer): string {
-    return this.pushBytes(chunk)?.toString('utf8') ?? '';
-  }
-
-  /** Like {@link push}, as bytes: undefined when `chunk` completed no line. */
-  pushBytes(chunk: Buffer): Buffer | undefined {
+  /** The complete lines in `chunk` (plus what was left over); undefined when it completed none. */
+  push(chunk: Buffer): Buffer | undefined {
     const buf = this.rest ? Buffer.concat([this.rest, chunk]) : chunk;
     const last = buf.lastIndexOf(10);
     if (last < 0) {
