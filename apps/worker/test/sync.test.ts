@@ -178,8 +178,12 @@ describe('sync jobs', () => {
       ['products', 2],
       ['users', 2],
     ]);
-    const info = await worker.engine.query(`connection-manager:${id}`);
-    expect(info?.state).toMatchObject({ phase: 'idle' });
+    // The job reads as succeeded before the manager continues as new and plans its next wait.
+    const idle = await waitFor('the manager to go idle', async () => {
+      const info = await worker.engine.query(`connection-manager:${id}`);
+      return (info?.state as { phase?: string } | undefined)?.phase === 'idle' && info;
+    });
+    expect(idle.state).toMatchObject({ phase: 'idle' });
   });
 
   it('stores the final counts of the workload output before the job reads as finished', async () => {
