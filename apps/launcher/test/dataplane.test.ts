@@ -97,7 +97,12 @@ describe('attempt logs', () => {
       expect(w.status, w.terminationReason ?? '').toBe('success');
       api.append(`[platform] ${type} finished`);
       expect(await api.close()).toBeNull();
-      const { text, chunks } = await readLog(await jobOf(attemptId));
+      // The launcher sends its lines in the background: they may be stored after the workload ended.
+      const jobId = await jobOf(attemptId);
+      const { text, chunks } = await waitFor(async () => {
+        const log = await readLog(jobId);
+        return /launcher\(dp-L1\) > launched on the process runtime/.test(log.text) && log;
+      }, "the launcher's launch line");
       expect(text).toContain(`[platform] ${type} of Chatty started`);
       expect(text).toContain(`[platform] ${type} finished`);
       expect(text).toMatch(/launcher\(dp-L1\) > claimed workload/);
@@ -145,8 +150,13 @@ describe('attempt logs', () => {
     }
     const w = await waitTerminal(stack, id);
     expect(w.status, w.terminationReason ?? '').toBe('success');
-    // The launcher may still be flushing its last line.
-    await new Promise((r) => setTimeout(r, 500));
+    // The launcher may still be flushing its last line (the launch line of each workload).
+    await waitFor(
+      async () =>
+        (await readLog(jobId)).text.match(/launcher\(dp-L1\) > launched on the process runtime/g)?.length ===
+        2,
+      "the launcher's launch lines of the discover and the sync",
+    );
     followed.push(...(await readLog(jobId, cursor)).chunks);
 
     const all = await readLog(jobId);

@@ -57,6 +57,20 @@ afterAll(async () => {
 
 const fakerConfig = { count: 120, seed: 7, records_per_slice: 50, parallelism: 1, always_updated: false };
 
+/**
+ * The attempt log once the launcher's line about the launch is in. The launcher sends its lines
+ * in the background: they may be stored after the workload has ended.
+ */
+const logWithLaunchLine = (id: string) =>
+  waitFor(
+    async () => {
+      const log = await attemptLog(stack, id);
+      return /launcher\([^)]*\) > (launched on|its programs already existed on) the /.test(log) && log;
+    },
+    `the launcher's launch line in the attempt log of ${id}`,
+    20_000,
+  );
+
 describe('start-up', () => {
   it('refuses a token of another group, or one the API does not know, with a clear error', async () => {
     await expect(launch(stack, { dataplaneGroup: 'eu' })).rejects.toThrow(
@@ -91,7 +105,7 @@ describe('process runtime lifecycle', () => {
     expect(JSON.stringify(d!.output)).toContain('purchases');
     for (const w of [s!, c!, d!]) expect(w.launchedAt && w.runningAt).toBeTruthy();
     // The launcher's own lines reach the attempt log through the API.
-    expect(await attemptLog(stack, check)).toMatch(
+    expect(await logWithLaunchLine(check)).toMatch(
       /\[launcher\] .*claimed workload .*launched on the process runtime/s,
     );
   });
@@ -138,7 +152,7 @@ describe('process runtime lifecycle', () => {
     const w = await waitTerminal(stack, id);
     expect(w.status, w.terminationReason ?? '').toBe('success');
     expect(await countLines(path.join(out, 's_users.jsonl'))).toBe(fakerConfig.count);
-    expect(await attemptLog(stack, id)).toContain('socket mode, 2 sockets');
+    expect(await logWithLaunchLine(id)).toContain('socket mode, 2 sockets');
   });
 
   it('hands workloads to its standby middleware and has a new one ready for the next', async () => {
@@ -150,7 +164,7 @@ describe('process runtime lifecycle', () => {
     });
     const w = await waitTerminal(stack, id);
     expect(w.status, w.terminationReason ?? '').toBe('success');
-    expect(await attemptLog(stack, id)).toMatch(
+    expect(await logWithLaunchLine(id)).toMatch(
       /launched on the process runtime \(check, standby middleware\)/,
     );
     const second = await waitFor(
@@ -281,7 +295,8 @@ describe('process runtime: cancellation, isolation, idempotency, capacity', () =
           connector: {
             actorType: 'source',
             command: [process.execPath, path.join(HERE, 'fixtures/env-dump-connector.mjs')],
-            config: { dumpTo, sleepMs: 1_500 },
+            // It answers once released: its middleware must still run when /proc is read.
+            config: { dumpTo, releaseFile: `${dumpTo}.release` },
           },
         },
       });
@@ -297,6 +312,7 @@ describe('process runtime: cancellation, isolation, idempotency, capacity', () =
           .filter(Boolean)
           .map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]),
       );
+      fs.writeFileSync(`${dumpTo}.release`, '');
       const w = await waitTerminal(stack, id);
       expect(w.status, w.terminationReason ?? '').toBe('success');
 
@@ -309,7 +325,7 @@ describe('process runtime: cancellation, isolation, idempotency, capacity', () =
       // A standby middleware (the default) started before its workload existed: the kernel's copy
       // of its environment is the minimal base, its workload's variables came through its stdin
       // (the runtime's tests check the environment it runs with).
-      const handed = (await attemptLog(stack, id)).includes('standby middleware');
+      const handed = (await logWithLaunchLine(id)).includes('standby middleware');
       expect(Object.keys(middlewareEnv).sort()).toEqual(
         (handed
           ? ['HOME', 'LANG', 'PATH', 'TZ']
@@ -348,8 +364,10 @@ describe('process runtime: cancellation, isolation, idempotency, capacity', () =
       fakerCatalog(),
     );
     // Created without enqueueing, then claimed and launched as a launcher would that crashed
-    // before it could report `launched`; its middleware is slow to come up (3 s), so it finds the
-    // workload launched once the restarted launcher reported it.
+    // before it could report `launched`; its middleware is slow to come up (held until the gate
+    // file exists, not for a fixed time a loaded machine may need to start a launcher), so it
+    // finds the workload launched once the restarted launcher reported it.
+    const gate = path.join(stack.tmp, `gate-${id}`);
     const { WorkloadService } = await import('@sluice/workload');
     const quiet = new WorkloadService({ db: stack.h.db, secrets: null });
     await quiet.create({
@@ -371,7 +389,13 @@ describe('process runtime: cancellation, isolation, idempotency, capacity', () =
       runtime: 'process',
       socketMode: 'auto',
       middleware: {
-        command: ['/bin/sh', '-c', 'sleep 3; exec "$0" "$@"', process.execPath, mw],
+        command: [
+          '/bin/sh',
+          '-c',
+          `i=0; while [ ! -e '${gate}' ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; exec "$0" "$@"`,
+          process.execPath,
+          mw,
+        ],
         image: 'unused',
         env: {
           SLUICE_API_URL: opts.apiUrl,
@@ -395,10 +419,12 @@ describe('process runtime: cancellation, isolation, idempotency, capacity', () =
     });
     try {
       await stack.queue.enqueue({ id, dataplaneGroup: 'idem', priority: 0 });
+      await waitStatus(stack, id, 'launched');
+      await fsp.writeFile(gate, '');
       const w = await waitTerminal(stack, id);
       expect(w.status, w.terminationReason ?? '').toBe('success');
       expect(await countLines(path.join(out, 'users.jsonl'))).toBe(fakerConfig.count);
-      expect(await attemptLog(stack, id)).toContain(
+      expect(await logWithLaunchLine(id)).toContain(
         'its programs already existed on the process runtime; not started again',
       );
       const text = await restarted.metrics.registry.metrics();
@@ -443,7 +469,8 @@ describe('process runtime: cancellation, isolation, idempotency, capacity', () =
       const w = await waitTerminal(stack, id);
       expect(w.status, w.terminationReason ?? '').toBe('success');
       expect(await countLines(path.join(out, 'users.jsonl'))).toBe(fakerConfig.count);
-      expect(await attemptLog(stack, id)).toContain('resuming the launch of this workload');
+      // A deferred line: it goes out with the launch line.
+      expect(await logWithLaunchLine(id)).toContain('resuming the launch of this workload');
     } finally {
       await restarted.stop({ timeoutMs: 2_000 });
     }

@@ -55,9 +55,16 @@ describe('a killed middleware', () => {
     expect(at).toBeLessThan(count);
     expect((await mh.svc.get(first.id)).status).toBe('running');
 
-    // No heartbeat: the sweeper fails the workload once its deadline passes.
-    await new Promise((r) => setTimeout(r, TEST_TIMEOUTS.heartbeatTimeoutMs! + 500));
-    const swept = await mh.svc.sweep();
+    // No heartbeat: the sweeper fails the workload once its deadline passes (a heartbeat the API
+    // took in after the kill moved it on: polled, not a fixed wait).
+    const swept = await waitFor(
+      async () => {
+        const r = await mh.svc.sweep();
+        return r.failed.some((w) => w.id === first.id) && r;
+      },
+      'the sweeper to fail the workload',
+      TEST_TIMEOUTS.heartbeatTimeoutMs! + 20_000,
+    );
     expect(swept.failed.map((w) => w.id)).toContain(first.id);
     const resumedFrom = (await committed())!;
 

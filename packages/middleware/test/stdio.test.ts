@@ -84,7 +84,7 @@ describe('stdio mode', () => {
     const markers = path.join(mh.root, 'markers-echo');
     const w = await prepareSync(mh, {
       source: source({ records: 30, per_slice: 5 }),
-      destination: destination({ marker_dir: markers, first_echo_delay_ms: 1500, hold_state: 3 }),
+      destination: destination({ marker_dir: markers, first_echo_delay_ms: 3000, hold_state: 3 }),
       catalog: catalogOf([{ name: 'items' }]),
     });
     const run = runMiddleware(mh, w.id, w.workDir);
@@ -93,16 +93,18 @@ describe('stdio mode', () => {
       () => fs.existsSync(path.join(markers, 'received-1')),
       'the first state to reach the destination',
     );
-    // The destination holds its first echo for 1.5 s: meanwhile nothing may be persisted
-    // (the middleware flushes committed state every 200 ms).
+    // The destination holds its first echo for 3 s: meanwhile nothing may be persisted
+    // (the middleware flushes committed state every 200 ms). The look comes well within the hold,
+    // even on a loaded machine.
     await new Promise((r) => setTimeout(r, 700));
     expect(await connectionState(mh, connectionId)).toEqual([]);
     await waitFor(() => fs.existsSync(path.join(markers, 'received-3')), 'the third state');
+    // States 1 and 2 are echoed one after the other, and persisted by one flush or by two.
     await waitFor(
-      async () => (await connectionState(mh, connectionId))[0]?.state,
+      async () =>
+        ((await connectionState(mh, connectionId))[0]?.state as { last_id?: number })?.last_id === 10,
       'the echoed states to be persisted',
     );
-    await new Promise((r) => setTimeout(r, 500));
     expect((await connectionState(mh, connectionId)).map((s) => s.state)).toEqual([{ last_id: 10 }]);
     // Killed between receiving state 3 and echoing it.
     process.kill(Number(fs.readFileSync(path.join(markers, 'pid'), 'utf8')), 'SIGKILL');

@@ -18,6 +18,7 @@ const procs: Proc[] = [];
 let firstStepRuns = 0;
 const stepEvents: StepEvent[] = [];
 let abortReason: unknown;
+let stuckRunning = false;
 
 /** Holds a timer it has not awaited yet when the cancellation arrives. */
 const holder = defineWorkflow('holder', z.object({}), async (ctx) => {
@@ -33,6 +34,7 @@ const holder = defineWorkflow('holder', z.object({}), async (ctx) => {
 
 const stuck = defineWorkflow('stuck', z.object({}), async (ctx) => {
   await ctx.step('stuck', async (s) => {
+    stuckRunning = true;
     await new Promise((_, reject) =>
       s.signal.addEventListener('abort', () => {
         abortReason = s.signal.reason;
@@ -113,8 +115,8 @@ describe('cancellation', () => {
   it('aborts a step running in this process and reports it', async () => {
     const w = engine.createWorker({ concurrency: 2 });
     await engine.start(stuck, 'st1', {});
-    await waitFor('step running', async () => w.activeCount > 0);
-    await new Promise((r) => setTimeout(r, 50));
+    // An active job may still be loading: a cancel then arrives before the step ever starts.
+    await waitFor('step running', async () => stuckRunning);
     await engine.cancel('st1', 'enough');
     await expect(engine.result('st1', { timeoutMs: 5000 })).rejects.toBeInstanceOf(CancelledError);
     expect(abortReason).toBeInstanceOf(CancelledError);

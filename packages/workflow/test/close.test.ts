@@ -14,11 +14,11 @@ import {
 
 const prefix = uniquePrefix('close');
 let engine: Engine;
-const runs: { id: string; attempt: number; abortedBy?: string }[] = [];
+const runs: { id: string; attempt: number; startedAt: number; abortedBy?: string }[] = [];
 
 const slowStep = defineWorkflow('slow-step', z.object({ ms: z.number() }), async (ctx, input) => {
   const r = await ctx.step('work', async (s) => {
-    const run: (typeof runs)[number] = { id: ctx.workflowId, attempt: s.attempt };
+    const run: (typeof runs)[number] = { id: ctx.workflowId, attempt: s.attempt, startedAt: Date.now() };
     runs.push(run);
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(resolve, input.ms);
@@ -51,10 +51,10 @@ describe('graceful close', () => {
   it('waits for running steps, stores them, and hands the rest to another worker', async () => {
     const w1 = engine.createWorker({ concurrency: 2 });
     await engine.start(slowStep, 'g1', { ms: 800 });
-    await waitFor('g1 step running', async () => runs.some((r) => r.id === 'g1'));
-    const t = Date.now();
+    const g1 = await waitFor('g1 step running', async () => runs.find((r) => r.id === 'g1'));
     await w1.close(5000);
-    const took = Date.now() - t;
+    // From the step's start: a poll that notices the step late must not shorten the wait measured.
+    const took = Date.now() - g1.startedAt;
     expect(took).toBeGreaterThan(500);
     expect(took).toBeLessThan(3000);
     const history = await engine.history('g1');
@@ -90,6 +90,8 @@ describe('graceful close', () => {
     await engine.start(slowStep, 'g3', { ms: 10 });
     const w2 = engine.createWorker({ concurrency: 2 });
     await engine.result('g3', { timeoutMs: 5000 });
+    // g3 ending does not mean w2 has started g2's step again; a cancel before that skips it.
+    await waitFor('g2 step running again', async () => runs.filter((r) => r.id === 'g2').length === 2);
     await engine.cancel('g2');
     await expect(engine.result('g2', { timeoutMs: 5000 })).rejects.toThrow(/cancelled/);
     const g2runs = runs.filter((r) => r.id === 'g2');

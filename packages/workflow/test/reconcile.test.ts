@@ -15,6 +15,7 @@ const prefix = uniquePrefix('reconcile');
 let engine: Engine;
 const ends: WorkflowEndEvent[] = [];
 let stepAborted = '';
+let busyRunning = false;
 let variant = 'a';
 
 const sleeper = defineWorkflow('idle', z.object({ ms: z.number() }), async (ctx, input) => {
@@ -24,6 +25,7 @@ const sleeper = defineWorkflow('idle', z.object({ ms: z.number() }), async (ctx,
 
 const busy = defineWorkflow('busy', z.object({}), async (ctx) => {
   await ctx.step('forever', async (s) => {
+    busyRunning = true;
     await new Promise((_, reject) =>
       s.signal.addEventListener('abort', () => {
         stepAborted = (s.signal.reason as Error).name;
@@ -39,7 +41,8 @@ const busy = defineWorkflow('busy', z.object({}), async (ctx) => {
 /** Its code changes between two activations: replay must notice. */
 const changing = defineWorkflow('changing', z.object({}), async (ctx) => {
   await ctx.step(variant, () => variant);
-  await ctx.sleep(700);
+  // Long enough for the test to change the code while it sleeps, however loaded the machine.
+  await ctx.sleep(2_000);
   return 'done';
 });
 
@@ -93,11 +96,8 @@ describe('reconciler support', () => {
   it('terminate aborts a running step wherever it runs, and nothing more of it runs', async () => {
     const w = engine.createWorker({ concurrency: 8 });
     await engine.start(busy, 'b1', {});
-    await waitFor(
-      'b1 running',
-      async () => (await engine.history('b1').catch(() => null)) !== null && w.activeCount > 0,
-    );
-    await new Promise((r) => setTimeout(r, 100));
+    // Its step, not just its job: a terminate that reaches the run while it loads stops it before.
+    await waitFor('b1 step running', async () => busyRunning);
     expect(await engine.terminate('b1', 'orphaned')).toBe(true);
     await waitFor('step aborted', async () => stepAborted);
     expect(stepAborted).toBe('TerminatedError');
@@ -113,7 +113,7 @@ describe('reconciler support', () => {
     await waitFor('ch1 sleeping', async () => (await engine.query('ch1'))?.status === 'sleeping');
     variant = 'b';
     const err = (await engine
-      .result('ch1', { timeoutMs: 5000 })
+      .result('ch1', { timeoutMs: 10_000 })
       .catch((e: unknown) => e)) as WorkflowFailedError;
     expect(err).toBeInstanceOf(WorkflowFailedError);
     expect(err.failure.name).toBe(new NonDeterminismError('x').name);

@@ -74,7 +74,12 @@ describe('signals', () => {
     const info = await engine.query('i1');
     expect(info?.wakeAt).toBeGreaterThan(Date.now() + 50_000);
     const job = await engine.queue.getJob(info!.runId);
-    expect(await job?.getState()).toBe('delayed');
+    // The run is recorded as waiting just before its job moves to the delayed set.
+    const state = await waitFor('i1 job delayed', async () => {
+      const s = await job?.getState();
+      return s === 'delayed' && s;
+    });
+    expect(state).toBe('delayed');
     const t = Date.now();
     await engine.signal('i1', 'update', { schedule: 'cron' });
     const r1 = await engine.result<{ woke: string; after: number }>('i1', { timeoutMs: 5000 });

@@ -41,7 +41,12 @@ describe('durable timers', () => {
     await engine.start(napper, 'n1', { ms: 1500 });
     await waitFor('n1 sleeping', async () => (await engine.query('n1'))?.status === 'sleeping');
     const info = await engine.query('n1');
-    expect(await (await engine.queue.getJob(info!.runId))?.getState()).toBe('delayed');
+    // The run is recorded as sleeping just before its job moves to the delayed set.
+    const state = await waitFor('n1 job delayed', async () => {
+      const s = await (await engine.queue.getJob(info!.runId))?.getState();
+      return s === 'delayed' && s;
+    });
+    expect(state).toBe('delayed');
     expect(w.activeCount).toBe(0);
     const slept = await engine.result<number>('n1', { timeoutMs: 10_000 });
     expect(slept).toBeGreaterThanOrEqual(1500);

@@ -397,14 +397,16 @@ describe('fleet', () => {
     // A clean stop leaves at once; a killed process's record expires (three intervals).
     await worker.leave();
     expect((await admin.workload.admin.fleet.query()).members.map((m) => m.id)).toEqual(['L-fleet-1']);
-    const crashed = queue.joinFleet({ kind: 'launcher', id: 'L-crashed' }, { intervalMs: 100 });
+    // Its own refresh timer must not fire between the simulated crash and the look: with a short
+    // interval, a tick delayed by a loaded machine would bring the record back.
+    const crashed = queue.joinFleet({ kind: 'launcher', id: 'L-crashed' }, { intervalMs: 60_000 });
     await crashed.refresh();
     expect((await admin.workload.admin.fleet.query()).members.map((m) => m.id)).toContain('L-crashed');
     // Simulate the crash: no more refreshes, and the record is left to expire.
     await queue.redis.pexpire(`${prefix}:fleet:member:launcher:L-crashed`, 1);
-    (crashed as { leave(): Promise<void> }).leave = async () => {};
     await new Promise((r) => setTimeout(r, 20));
     expect((await admin.workload.admin.fleet.query()).members.map((m) => m.id)).toEqual(['L-fleet-1']);
+    await crashed.leave(); // stops its timer; its record is gone already
     await launcher.leave();
 
     expect((await trpcError(h.client(userToken).workload.admin.fleet.query())).code).toBe('FORBIDDEN');

@@ -217,7 +217,8 @@ describe('DockerRuntime', () => {
     expect((await containersOf(keep.workloadId)).size).toBe(2);
     expect(await runtime.isRunning(keep.workloadId)).toBe(true);
 
-    await runtime.stop(keep.workloadId, { graceMs: 1_000, keepWorkDir: true });
+    // A grace period a loaded machine needs for the wrapper to forward SIGTERM and record the code.
+    await runtime.stop(keep.workloadId, { graceMs: 5_000, keepWorkDir: true });
     expect(await runtime.isRunning(keep.workloadId)).toBe(false);
     expect((await containersOf(keep.workloadId)).size).toBe(0);
     // The wrapper (PID 1) forwarded docker stop's SIGTERM to the connector and recorded it.

@@ -133,9 +133,11 @@ describe('attachFifoConnector', () => {
     const wrapper = runWrapped(dir, 'source', false, fixture('read'));
     const io = attachFifoConnector(dir, 'source', { pollMs: 20 });
     io.stderr.resume();
+    const emitted = new Promise((r) => io.stdout.once('data', r));
     io.stdout.resume();
     await waitFor(() => fs.existsSync(path.join(dir, 'pipes/source.started')) || undefined, 'started marker');
-    await new Promise((r) => setTimeout(r, 300)); // let node start and emit
+    // Node started and emitted (the marker comes before the wrapper's trap is set): not a fixed wait.
+    await emitted;
     const wrapperExit = new Promise((r) => wrapper.once('exit', r));
     wrapper.kill('SIGTERM');
     expect(await io.exit).toBe(143);
