@@ -4,9 +4,7 @@ import {
   type AirbyteMessage,
   type ConnectorLogger,
   defineDestination,
-  parseSdkEnv,
-  processEnv,
-  StreamMapper,
+  type StreamMapper,
   streamKey,
   type WriteContext,
 } from '@sluice/protocol';
@@ -17,6 +15,7 @@ import { qualified, quoteIdent } from './names';
 import { planStreams } from './plan';
 import { internalSchemaOf, PostgresConfig, spec } from './spec';
 import { dropOldGenerations, ensureSchema, prepareStream, swapIntoPlace } from './tables';
+import { RecordTranscoder, TranscodedRecord } from './transcode';
 import { CommitSequencer, PartitionWriter, StreamSink } from './writer';
 
 export function parseConfig(raw: Record<string, unknown>): PostgresConfig {
@@ -142,25 +141,31 @@ async function write(ctx: WriteContext<PostgresConfig>): Promise<void> {
   const plans = planStreams(catalog, config.schema);
   const internalSchema = internalSchemaOf(config);
   const clients: Client[] = [];
-  const sdkEnv = parseSdkEnv(processEnv());
-  const mapper = sdkEnv.SLUICE_STREAM_MAPPING
-    ? await StreamMapper.load(sdkEnv.SLUICE_STREAM_MAPPING)
-    : undefined;
-  const book = new StatusBook(new Set(plans.map((p) => p.key)), mapper);
+  const book = new StatusBook(new Set(plans.map((p) => p.key)), ctx.mapping);
   const stdin = ctx.medium === 'SOCKET' ? watchStdin(book, logger) : undefined;
+  const encoders = new Map(
+    plans.map((plan) => [
+      plan.key,
+      new RowEncoder({
+        columns: plan.columns,
+        generationId: plan.generationId,
+        syncId: plan.syncId,
+        withSequence: plan.dedup,
+      }),
+    ]),
+  );
+  if (env.DESTINATION_POSTGRES_TRANSCODE === 'true') {
+    // Before the first await: the input starts reading once this handler yields.
+    const streams = new Map(plans.map((p) => [p.key, { columns: p.columns, encoder: encoders.get(p.key)! }]));
+    ctx.readRecordsWith(new RecordTranscoder(streams, ctx.mapping).read);
+  }
   try {
     const setup = await connector.connect();
     clients.push(setup);
     const sinks = new Map<string, StreamSink>();
     for (const plan of plans) {
       const target = await prepareStream(setup, plan, internalSchema, (m) => logger.info(m));
-      const encoder = new RowEncoder({
-        columns: plan.columns,
-        generationId: plan.generationId,
-        syncId: plan.syncId,
-        withSequence: plan.dedup,
-      });
-      sinks.set(plan.key, new StreamSink(plan, target, encoder));
+      sinks.set(plan.key, new StreamSink(plan, target, encoders.get(plan.key)!));
     }
     // See CommitSequencer: only dedup merges care about the order of slices.
     const sequencer =
@@ -181,6 +186,7 @@ async function write(ctx: WriteContext<PostgresConfig>): Promise<void> {
       );
     }
     const recordsByStream = new Map<StreamSink, number>();
+    const transcodedByStream = new Map<StreamSink, number>();
     let lastSink: StreamSink | undefined;
     let lastName: string | undefined;
     let lastNamespace: string | undefined;
@@ -200,7 +206,17 @@ async function write(ctx: WriteContext<PostgresConfig>): Promise<void> {
                 warnUnknownFields(lastSink, r.data, logger);
               }
             }
-            w.append(lastSink, lastSink.encoder.encode(r));
+            if (r instanceof TranscodedRecord) {
+              const encoder = lastSink.encoder;
+              w.appendRow(
+                lastSink,
+                r.row,
+                r.rowStart,
+                r.rowEnd,
+                lastSink.plan.dedup ? ++encoder.sequence : undefined,
+              );
+              transcodedByStream.set(lastSink, (transcodedByStream.get(lastSink) ?? 0) + 1);
+            } else w.append(lastSink, lastSink.encoder.encode(r));
             recordsByStream.set(lastSink, recordsByStream.get(lastSink)! + 1);
           } else if (m.type === 'STATE') {
             w.state(m);
@@ -247,7 +263,10 @@ async function write(ctx: WriteContext<PostgresConfig>): Promise<void> {
       }
     }
     for (const [sink, n] of recordsByStream) {
-      logger.info(`stream "${sink.plan.label}": ${n} records written to ${sink.targetSql}`);
+      const direct = transcodedByStream.get(sink) ?? 0;
+      logger.info(
+        `stream "${sink.plan.label}": ${n} records written to ${sink.targetSql} (${direct} read straight into COPY rows)`,
+      );
     }
     logger.info(`commits: ${writers.map((w) => w.commits).join(', ')} (per connection)`);
   } finally {

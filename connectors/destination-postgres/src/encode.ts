@@ -163,9 +163,10 @@ export interface RowEncoderOptions {
 export class RowEncoder {
   private readonly encodeColumns: ColumnsEncoder;
   private readonly ctx: RowContext;
-  private readonly plainMeta: string;
+  readonly plainMeta: string;
   private readonly syncIdJson: string;
-  private readonly tail: string;
+  /** `\t<generation id>`: the column after `_airbyte_meta`. */
+  readonly tail: string;
   private readonly withSequence: boolean;
   private readonly hasColumns: boolean;
   private stampMs = Number.NaN;

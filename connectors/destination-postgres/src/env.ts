@@ -13,6 +13,8 @@ export const DestinationPostgresEnv = z.object({
     .nonnegative()
     .default(64 * 1024 * 1024),
   DESTINATION_POSTGRES_COMMIT_INTERVAL_MS: z.coerce.number().int().nonnegative().default(5_000),
+  /** `false` turns off reading plain records straight into COPY rows (see transcode.ts). */
+  DESTINATION_POSTGRES_TRANSCODE: z.enum(['true', 'false']).default('true'),
 });
 export type DestinationPostgresEnv = z.infer<typeof DestinationPostgresEnv>;
 

@@ -32,24 +32,31 @@ function daysIn(month: number, astronomicalYear: number): number {
 // Set by dateAt for the caller's BC check.
 let lastYear = 0;
 
-/** `YYYY-MM-DD` at s[0..10) with a real calendar day (BC handled by the caller). */
-function dateAt(s: string, bc: boolean): boolean {
-  const year = digits(s, 0, 4);
-  if (year < 1 || s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45) return false;
-  const month = digits(s, 5, 2);
-  const day = digits(s, 8, 2);
+/** `YYYY-MM-DD` at s[at..at+10) with a real calendar day (BC handled by the caller). */
+function dateAt(s: string, at: number, bc: boolean): boolean {
+  const year = digits(s, at, 4);
+  if (year < 1 || s.charCodeAt(at + 4) !== 45 || s.charCodeAt(at + 7) !== 45) return false;
+  const month = digits(s, at + 5, 2);
+  const day = digits(s, at + 8, 2);
   if (month < 1 || month > 12 || day < 1) return false;
   lastYear = year;
   return day <= daysIn(month, bc ? 1 - year : year);
 }
 
-const endsWithBc = (s: string): boolean =>
-  s.length > 3 && s.charCodeAt(s.length - 3) === 32 && s.endsWith('BC', s.length);
+/** Whether s[start, end) ends with ` BC`. */
+const endsWithBc = (s: string, start: number, end: number): boolean =>
+  end - start > 3 &&
+  s.charCodeAt(end - 3) === 32 &&
+  s.charCodeAt(end - 2) === 66 &&
+  s.charCodeAt(end - 1) === 67;
 
-/** `YYYY-MM-DD` or `YYYY-MM-DD BC` (Airbyte's Date; BC years within Postgres's range). */
-export function isDate(s: string): boolean {
-  if (s.length === 10) return dateAt(s, false);
-  if (s.length === 13 && endsWithBc(s)) return dateAt(s, true) && lastYear < 4713;
+/**
+ * `YYYY-MM-DD` or `YYYY-MM-DD BC` (Airbyte's Date; BC years within Postgres's range). This and
+ * the checks below read s[start, end), so a caller holding a whole line need not cut it up.
+ */
+export function isDate(s: string, start = 0, end = s.length): boolean {
+  if (end - start === 10) return dateAt(s, start, false);
+  if (end - start === 13 && endsWithBc(s, start, end)) return dateAt(s, start, true) && lastYear < 4713;
   return false;
 }
 
@@ -103,11 +110,11 @@ function offsetAt(s: string, p: number): number {
  * offset and an optional ` BC`. A timestamp-without-time-zone column ignores an offset, as
  * Postgres does.
  */
-export function isTimestamp(s: string): boolean {
-  const bc = endsWithBc(s);
-  const end = bc ? s.length - 3 : s.length;
-  if (end < 10 || !dateAt(s, bc) || (bc && lastYear >= 4713)) return false;
-  let p = 10;
+export function isTimestamp(s: string, start = 0, stop = s.length): boolean {
+  const bc = endsWithBc(s, start, stop);
+  const end = bc ? stop - 3 : stop;
+  if (end - start < 10 || !dateAt(s, start, bc) || (bc && lastYear >= 4713)) return false;
+  let p = start + 10;
   if (p === end) return true;
   const sep = s.charCodeAt(p);
   if (sep !== 84 && sep !== 116 && sep !== 32) return false; // T t space
@@ -120,13 +127,13 @@ export function isTimestamp(s: string): boolean {
 }
 
 /** `HH:MM[:SS[.ffff]]` with an optional offset. */
-export function isTime(s: string): boolean {
-  let p = timeAt(s, 0);
-  if (p < 0) return false;
-  if (p === s.length) return true;
+export function isTime(s: string, start = 0, end = s.length): boolean {
+  let p = timeAt(s, start);
+  if (p < 0 || p > end) return false;
+  if (p === end) return true;
   if (s.charCodeAt(p) === 32) p++;
   p = offsetAt(s, p);
-  return p === s.length;
+  return p === end;
 }
 
 const MAX_INT64 = 9223372036854775807n;

@@ -210,6 +210,37 @@ export class PartitionWriter {
     this.counted(line.length);
   }
 
+  /**
+   * Buffers a row already encoded as bytes (by the transcoder) without its newline; a dedup
+   * stream's sequence number is added here, in arrival order, as the encoder adds it.
+   */
+  appendRow(sink: StreamSink, row: Buffer, start: number, end: number, sequence: number | undefined): void {
+    let b = this.buffers.get(sink);
+    if (!b) {
+      b = { sink, buf: newChunk(), bytes: 0 };
+      this.buffers.set(sink, b);
+    }
+    const seq = sequence === undefined ? '' : `\t${sequence}`;
+    const len = end - start + seq.length + 1;
+    if (b.bytes + len > b.buf.length) {
+      if (b.bytes > 0) this.flushBuffer(b);
+      if (len > b.buf.length) {
+        const big = Buffer.allocUnsafe(len);
+        row.copy(big, 0, start, end);
+        big.write(`${seq}\n`, end - start, 'latin1');
+        this.enqueue(() => this.writeChunk(sink, big));
+        this.counted(len);
+        return;
+      }
+    }
+    const buf = b.buf;
+    let o = b.bytes + row.copy(buf, b.bytes, start, end);
+    if (sequence !== undefined) o += buf.write(seq, o, 'latin1');
+    buf[o++] = 0x0a;
+    b.bytes = o;
+    this.counted(len);
+  }
+
   private counted(chars: number): void {
     this.bytesSinceCommit += chars;
     this.recordsSinceCommit++;

@@ -85,6 +85,51 @@ describe('source-faker → destination-postgres', () => {
     expect(purchases[0]!.n).toBeGreaterThan(0);
   });
 
+  it('loads the same rows whether records are read straight into COPY rows or parsed first', async () => {
+    const read = await runConnector(FAKER, [
+      'read',
+      '--config',
+      files.json('f3.json', FAKER_CONFIG),
+      '--catalog',
+      files.json('c3.json', await catalog('faker_direct')),
+    ]);
+    expect(read.code).toBe(0);
+    const load = async (ns: string, transcode: string) => {
+      const input = read.stdout.replaceAll('"namespace":"faker_direct"', `"namespace":"${ns}"`);
+      const dest = await runConnector(BIN, writeArgs(db, await catalog(ns)), {
+        stdin: input,
+        env: { PATH: process.env.PATH ?? '', DESTINATION_POSTGRES_TRANSCODE: transcode },
+      });
+      expect(dest.code, dest.stdout.slice(-2000)).toBe(0);
+      return dest.messages
+        .filter((m) => m.type === 'LOG')
+        .map((m) => m.log.message as string)
+        .filter((l) => / records written to /.test(l));
+    };
+    // faker's records are plain: nearly all go straight to COPY rows; none when turned off.
+    const straight = (lines: string[]) =>
+      lines.map((l) => Number(/\((\d+) read straight/.exec(l)![1]) / Number(/: (\d+) records/.exec(l)![1]));
+    expect(straight(await load('faker_direct', 'true')).every((r) => r > 0.9)).toBe(true);
+    expect(straight(await load('faker_parsed', 'false'))).toEqual([0, 0]);
+    for (const table of ['users', 'purchases']) {
+      const [cols] = await db.rows<{ c: string }>(
+        `SELECT string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position) AS c
+           FROM information_schema.columns
+          WHERE table_schema = 'faker_direct' AND table_name = $1 AND column_name <> '_airbyte_raw_id'`,
+        [table],
+      );
+      const list = cols!.c;
+      const [diff] = await db.rows<{ n: number; total: number }>(
+        `SELECT (SELECT count(*)::int FROM faker_direct.${table}) AS total, count(*)::int AS n FROM (
+           (SELECT ${list} FROM faker_direct.${table} EXCEPT ALL SELECT ${list} FROM faker_parsed.${table})
+           UNION ALL
+           (SELECT ${list} FROM faker_parsed.${table} EXCEPT ALL SELECT ${list} FROM faker_direct.${table})) d`,
+      );
+      expect(diff, table).toMatchObject({ n: 0 });
+      expect(diff!.total).toBeGreaterThan(0);
+    }
+  });
+
   it('socket mode over 4 sockets, statuses forwarded on stdin as a platform does', async () => {
     const cat = await catalog('faker_socket');
     const paths = Array.from({ length: 4 }, (_, i) => join(files.dir, `faker-${i}.sock`));
@@ -128,5 +173,12 @@ describe('source-faker → destination-postgres', () => {
     );
     expect(purchases[0]!.n).toBe(purchases[0]!.d);
     expect(echoes.reduce((k, s) => k + s.destinationStats.recordCount, 0)).toBeGreaterThanOrEqual(3000);
+    // Socket mode's records (with their partition_id) are read straight into COPY rows too.
+    const written = dst.messages
+      .filter((m) => m.type === 'LOG')
+      .map((m) => /: (\d+) records written to .* \((\d+) read straight/.exec(m.log.message))
+      .filter((x) => x !== null);
+    expect(written).toHaveLength(2);
+    for (const x of written) expect(Number(x[2]) / Number(x[1])).toBeGreaterThan(0.9);
   });
 });

@@ -20,7 +20,14 @@ export interface DecoderOptions extends LineSplitterOptions {
  * can log them the way Airbyte's platform logs a connector's stray output.
  */
 export type DecodedLine =
-  | { kind: 'message'; line: number; bytes: number; message: AirbyteMessage }
+  | {
+      kind: 'message';
+      line: number;
+      bytes: number;
+      message: AirbyteMessage;
+      /** Set when a {@link LineReader} read the line: the record's stream as the source named it. */
+      source?: StreamName;
+    }
   | { kind: 'not_json'; line: number; text: string; error: string }
   | { kind: 'invalid_message'; line: number; text: string; value: unknown; error: string }
   | { kind: 'invalid_utf8'; line: number; text: string; error: string };
@@ -99,6 +106,26 @@ export function decodeLine(
   return { kind: 'message', line, bytes: bytes ?? Buffer.byteLength(text), message: value as AirbyteMessage };
 }
 
+export interface StreamName {
+  name: string;
+  namespace: string | undefined;
+}
+
+/** A RECORD a {@link LineReader} took. */
+export interface ReadRecord {
+  /** The RECORD, with the destination's stream names (the stream mapping applied). */
+  message: AirbyteMessage;
+  /** The stream as the source named it (the SDK counts what it read per source stream). */
+  source: StreamName;
+}
+
+/**
+ * Reads a line before the decoder parses it: returns the RECORD it took, or undefined to leave
+ * the line to the decoder. Only valid UTF-8 lines are offered. The record may keep `buf`: every
+ * input the SDK reads hands out chunks that are not reused.
+ */
+export type LineReader = (buf: Buffer, start: number, end: number) => ReadRecord | undefined;
+
 /**
  * Streaming JSONL → AirbyteMessage decoder over Buffers. `push` returns the lines completed
  * by that chunk, in order. A line over the size limit fails the decoder: the lines before it
@@ -109,6 +136,8 @@ export class JsonlDecoder {
   private readonly level: ValidationLevel;
   private out: DecodedLine[] = [];
   private failure: Error | undefined;
+  /** Tried on each line before it is parsed (a destination's own reading of its records). */
+  reader: LineReader | undefined;
 
   constructor(options: DecoderOptions = {}) {
     this.splitter = new LineSplitter(options);
@@ -125,6 +154,19 @@ export class JsonlDecoder {
   }
 
   private readonly onLine: LineHandler = (buf, start, end, line, utf8) => {
+    if (utf8 && this.reader) {
+      const read = this.reader(buf, start, end);
+      if (read) {
+        this.out.push({
+          kind: 'message',
+          line,
+          bytes: end - start,
+          message: read.message,
+          source: read.source,
+        });
+        return;
+      }
+    }
     const text = buf.toString('utf8', start, end);
     if (!utf8) {
       this.out.push({

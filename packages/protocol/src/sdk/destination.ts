@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { parseSdkEnv } from '../env';
-import { type DecodedLine, JsonlDecoder } from '../jsonl/decode';
+import { type DecodedLine, JsonlDecoder, type LineReader } from '../jsonl/decode';
 import type { BufferedLineWriter } from '../jsonl/encode';
 import type { AirbyteMessage, AirbyteStateMessage, ConfiguredAirbyteCatalog } from '../schema';
 import { type CommandContext, type CommonDefinition, type Connector, createConnector } from './connector';
@@ -51,6 +51,14 @@ export interface WriteContext<C> extends CommandContext<C> {
   ack(state: AirbyteMessage | AirbyteStateMessage): void;
   medium: 'STDIO' | 'SOCKET';
   partitions: number;
+  /** The platform's stream mapping (SLUICE_STREAM_MAPPING), which the SDK applies to records. */
+  mapping: StreamMapper | undefined;
+  /**
+   * Lets the destination read RECORD lines itself, from the next chunk read on: a line it
+   * takes skips the SDK's JSON parse (see {@link LineReader}); the record it returns must carry
+   * the destination's stream names, with `mapping` applied. Lines it leaves are parsed as usual.
+   */
+  readRecordsWith(reader: LineReader): void;
 }
 
 export interface DestinationDefinition<C = Record<string, unknown>> extends CommonDefinition<C> {
@@ -126,6 +134,7 @@ export class DestinationInput implements AsyncIterable<WriteBatch> {
   private statsDirty = false;
   private statsTimer: NodeJS.Timeout | undefined;
   private readonly controlGraceMs: number;
+  private reader: LineReader | undefined;
 
   constructor(
     private readonly stdout: BufferedLineWriter,
@@ -143,6 +152,12 @@ export class DestinationInput implements AsyncIterable<WriteBatch> {
     }
   }
 
+  /** Data channels' lines are offered to `reader` before they are parsed (not the control channel's). */
+  readRecordsWith(reader: LineReader): void {
+    this.reader = reader;
+    for (const p of this.partitions) p.decoder.reader = reader;
+  }
+
   attach(stream: Readable, label: string): void {
     const p: Partition = {
       index: this.partitions.length,
@@ -156,6 +171,7 @@ export class DestinationInput implements AsyncIterable<WriteBatch> {
       states: 0,
       ended: false,
     };
+    p.decoder.reader = this.reader;
     this.partitions.push(p);
     stream.on('data', (chunk: Buffer) => this.onChunk(p, chunk));
     stream.on('end', () => this.onEnd(p));
@@ -359,8 +375,10 @@ export class DestinationInput implements AsyncIterable<WriteBatch> {
     if (m.type === 'RECORD') {
       const r = m.record;
       if (!r) throw new ConnectorError(`${p.label} line ${d.line}: RECORD message without a record`);
-      if (this.socketMode) this.countRead(r.stream, r.namespace, d.bytes);
-      if (this.mapper) this.mapper.map(r);
+      const source = d.source;
+      if (this.socketMode)
+        this.countRead(source ? source.name : r.stream, source ? source.namespace : r.namespace, d.bytes);
+      if (this.mapper && !source) this.mapper.map(r);
       if (!this.catalog.get(r.stream, r.namespace)) {
         throw new ConnectorError(
           `${p.label} line ${d.line}: record for stream "${streamLabel(r.stream, r.namespace)}", which is not in the configured catalog (configured: ${this.catalog.labels().join(', ') || 'none'})`,
@@ -607,6 +625,8 @@ export function defineDestination<C = Record<string, unknown>>(def: DestinationD
         ack: (s) => input.ack(s),
         medium: mode.medium,
         partitions: mode.medium === 'SOCKET' ? mode.paths.length : 1,
+        mapping: mapper,
+        readRecordsWith: (reader) => input.readRecordsWith(reader),
       });
       input.finish();
     } catch (err) {

@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { BufferedLineWriter } from '../jsonl/encode';
-import type { ConfiguredAirbyteCatalog } from '../schema';
+import type { AirbyteMessage, ConfiguredAirbyteCatalog } from '../schema';
 import { parseArgs } from './args';
 import { compileConfigValidator } from './config';
 import { DestinationInput, type WriteBatch } from './destination';
@@ -305,6 +305,42 @@ describe('DestinationInput', () => {
         emittedBytesCount: Buffer.byteLength(record) * 2 - 2,
       }),
     ]);
+  });
+
+  it('offers data lines to a destination’s reader, which takes records before the SDK parses them', async () => {
+    const mapper = new StreamMapper({ streams: [{ source: { name: 'a' }, destination: { name: 's' } }] });
+    const { input, streams, printed, flush } = harness(1, true, { mapper });
+    const offered: string[] = [];
+    input.readRecordsWith((buf, start, end) => {
+      const text = buf.toString('utf8', start, end);
+      offered.push(text);
+      // Takes records whose data says so, already in the destination's names; leaves the rest.
+      if (!text.includes('"take":true')) return undefined;
+      return {
+        message: { type: 'RECORD', record: { stream: 's', data: { taken: true }, emitted_at: 1 } },
+        source: { name: 'a', namespace: undefined },
+      };
+    });
+    const line = (data: Record<string, unknown>) =>
+      `${JSON.stringify({ type: 'RECORD', record: { stream: 'a', data, emitted_at: 1 } })}\n`;
+    streams[0]!.end(
+      Buffer.concat([Buffer.from(line({ take: true }) + line({ n: 2 })), Buffer.from([0xff, 0x0a])]),
+    );
+    const messages: AirbyteMessage[] = [];
+    await expect(async () => {
+      for await (const b of input) {
+        messages.push(...b.messages);
+      }
+    }).rejects.toThrow('socket 0 line 3 is not valid UTF-8');
+    // A record the reader took is not mapped again; one it left is parsed and mapped as before.
+    expect(messages.map((m) => m.record?.data)).toEqual([{ taken: true }, { n: 2 }]);
+    expect(messages.map((m) => m.record?.stream)).toEqual(['s', 's']);
+    // Invalid UTF-8 is never offered.
+    expect(offered).toHaveLength(2);
+    // What was read is counted per source stream, taken by the reader or not.
+    await flush();
+    const stats = printed.filter((m) => m.type === 'RECORD').map((m) => m.record);
+    expect(stats).toEqual([expect.objectContaining({ stream: 'a', emittedRecordsCount: 2 })]);
   });
 
   it('stops waiting for stdin a grace period after the sockets ended', async () => {

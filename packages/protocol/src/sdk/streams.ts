@@ -105,11 +105,15 @@ export const StreamMappingFile = z.object({
 });
 export type StreamMappingFile = z.infer<typeof StreamMappingFile>;
 
-interface CompiledEntry {
-  name: string;
-  namespace: string | undefined;
-  fields: string[] | undefined;
+/** Where a source stream goes: the destination's name and namespace, and the fields kept. */
+export interface StreamTarget {
+  readonly name: string;
+  readonly namespace: string | undefined;
+  /** The top-level fields kept, or undefined for all of them. */
+  readonly fields: readonly string[] | undefined;
 }
+
+type CompiledEntry = StreamTarget;
 
 /** Applies a {@link StreamMappingFile} to records, in place. */
 export class StreamMapper {
@@ -171,6 +175,11 @@ export class StreamMapper {
     return entry.namespace === undefined
       ? { name: entry.name }
       : { name: entry.name, namespace: entry.namespace };
+  }
+
+  /** Where the mapping sends a source stream, or undefined when it does not list it. */
+  target(name: string, namespace: string | undefined): StreamTarget | undefined {
+    return this.byKey.get(streamKey(name, namespace));
   }
 
   /** Renames the record's stream/namespace and drops unselected fields; throws for unmapped streams. */
