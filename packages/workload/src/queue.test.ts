@@ -114,6 +114,8 @@ describe('dispatch queue', () => {
     await waitFor(async () => (await svc.get(euId)).status === 'claimed');
     expect(seen).toEqual([euId]);
     expect((await svc.get(usId)).status).toBe('pending');
+    // The claim happens inside the handler; its job is removed only once the handler returned.
+    await waitFor(async () => (await queue.queue('eu').getJob(euId)) === undefined);
     expect(await queue.queue('eu').getJob(euId)).toBeUndefined();
     expect((await queue.counts('us')).prioritized).toBe(1);
     await w.close();
@@ -166,12 +168,47 @@ describe('dispatch queue', () => {
     await svc.running({ id: a });
     await svc.create(syncWorkload(fx, { id: b }));
     await waitFor(() => outcomes.includes(`${b}:blocked`));
-    expect(await queue.queue(group).getJobState(b)).toBe('delayed');
-    // The blocked job waits 60 s unless woken: the stop confirmation wakes it.
+    // The blocked job waits 60 s unless woken: the stop confirmation wakes it (whether its job
+    // is delayed by now or still being put back: see the next test).
     const started = Date.now();
     await svc.stopped({ id: a });
     await waitFor(async () => (await svc.get(b)).status === 'claimed', 5_000);
     expect(Date.now() - started).toBeLessThan(5_000);
+    await w.close();
+  });
+
+  it('keeps a wake that comes while the job is being handled', async () => {
+    const group = `wk${randomBytes(2).toString('hex')}`;
+    const target = { id: testWorkloadId('w'), dataplaneGroup: group, priority: 0 };
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const handled: number[] = [];
+    const w = createWorkloadQueueWorker({
+      connection: REDIS_URL,
+      prefix,
+      group,
+      handle: async () => {
+        handled.push(Date.now());
+        // The first time: blocked, and it takes a while to say so.
+        if (handled.length === 1) {
+          await gate;
+          return { kind: 'retry', afterMs: 60_000 };
+        }
+        return { kind: 'done' };
+      },
+    });
+    workers.push(w);
+    await queue.enqueue(target);
+    await waitFor(async () => handled.length === 1);
+    expect(await queue.queue(group).getJobState(target.id)).toBe('active');
+    await queue.wake(target);
+    const woke = Date.now();
+    release();
+    await waitFor(async () => handled.length === 2, 10_000);
+    expect(handled[1]! - woke).toBeLessThan(10_000);
+    await waitFor(async () => (await queue.queue(group).getJobState(target.id)) === 'unknown');
     await w.close();
   });
 

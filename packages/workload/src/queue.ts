@@ -33,6 +33,15 @@ export function workloadQueueName(group: string): string {
   return `workload-${DataplaneGroup.parse(group)}`;
 }
 
+/**
+ * Set by a wake that found the workload's job being handled: the handler, once it has put the
+ * job back to wait, takes the mark and lets it go at once (the wake would be lost otherwise).
+ */
+export function workloadWakeKey(prefix: string, id: string): string {
+  return `${prefix}:workload-wake:${id}`;
+}
+const WAKE_MARK_TTL_S = 120;
+
 export function workloadEventsChannel(prefix: string, group: string): string {
   return `${prefix}:workload-events:${DataplaneGroup.parse(group)}`;
 }
@@ -127,7 +136,13 @@ export class WorkloadQueue implements WorkloadDispatch {
 
   async wake(w: DispatchTarget): Promise<void> {
     const q = this.queue(w.dataplaneGroup);
-    const state = await q.getJobState(w.id);
+    let state = await q.getJobState(w.id);
+    if (state === 'active') {
+      // A launcher is handling it and may be about to put it back to wait: leave a mark it
+      // looks for after doing so, then look again in case it already had.
+      await this.redis.set(workloadWakeKey(this.prefix, w.id), '1', 'EX', WAKE_MARK_TTL_S);
+      state = await q.getJobState(w.id);
+    }
     if (state === 'delayed') {
       const job = await q.getJob(w.id);
       // It may have been promoted or picked up in between: nothing left to do then.
@@ -205,6 +220,7 @@ export interface WorkloadQueueWorker {
 export function createWorkloadQueueWorker(options: WorkloadQueueWorkerOptions): WorkloadQueueWorker {
   // Workers block on Redis: commands must wait for a reconnect rather than fail.
   const redis = connect(options.connection, { maxRetriesPerRequest: null });
+  const prefix = options.prefix ?? DEFAULT_QUEUE_PREFIX;
   redis.on('error', (err) => options.logger?.warn({ err: err.message }, 'workload worker redis error'));
   const worker = new Worker(
     workloadQueueName(options.group),
@@ -218,12 +234,14 @@ export function createWorkloadQueueWorker(options: WorkloadQueueWorkerOptions): 
       const outcome = await options.handle(parsed.data.workloadId, { attemptsMade: job.attemptsMade });
       if (outcome.kind === 'retry') {
         await job.moveToDelayed(Date.now() + Math.max(0, outcome.afterMs), token);
+        // A wake while this ran (see workloadWakeKey): go again now rather than after afterMs.
+        if (await redis.getdel(workloadWakeKey(prefix, String(job.id)))) await job.promote().catch(() => {});
         throw new DelayedError();
       }
     },
     {
       connection: redis,
-      prefix: options.prefix ?? DEFAULT_QUEUE_PREFIX,
+      prefix,
       concurrency: options.concurrency ?? 1,
     },
   );
