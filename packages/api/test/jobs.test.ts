@@ -1,4 +1,4 @@
-import { appendAttemptLogChunks } from '@sluice/workload';
+import { appendAttemptLogChunks, PLATFORM_LINE } from '@sluice/workload';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AttemptLogWriter } from '../src/services/logs';
 import { type ApiHarness, startApiHarness } from '../src/testing/harness';
@@ -201,8 +201,15 @@ describe('jobs', () => {
       where: { id: attemptId },
       data: { status: 'succeeded', endedAt: new Date() },
     });
-    const done = await c.job.attemptLog.query({ jobId: job.id, cursor: next.cursor });
-    expect(done).toMatchObject({ chunks: [], complete: true, cursor: next.cursor });
+    // The worker writes the attempt's closing line after marking it ended: complete once it is in
+    // (or, for attempts the worker did not run, once the job moved on).
+    const ending = await c.job.attemptLog.query({ jobId: job.id, cursor: next.cursor });
+    expect(ending).toMatchObject({ chunks: [], complete: false, attemptStatus: 'succeeded' });
+    await appendAttemptLogChunks(h.db, attemptId, 'platform', [
+      { sequence: PLATFORM_LINE.ended, text: 'attempt 0 succeeded\n' },
+    ]);
+    const done = await c.job.attemptLog.query({ jobId: job.id, cursor: ending.cursor });
+    expect(done).toMatchObject({ chunks: [{ text: 'attempt 0 succeeded\n' }], complete: true });
     // Paging with a small limit reads every chunk once.
     const texts: string[] = [];
     let cursor: string | null = null;
@@ -216,7 +223,7 @@ describe('jobs', () => {
       cursor = page.cursor;
       if (page.complete) break;
     }
-    expect(texts).toHaveLength(5);
+    expect(texts).toHaveLength(6);
     await expectTrpcError(c.job.attemptLog.query({ jobId: job.id, attemptNumber: 4 }), 'NOT_FOUND');
     await expectTrpcError(c.job.attemptLog.query({ jobId: job.id, cursor: 'garbage' }), 'BAD_REQUEST', {
       message: /cursor/,

@@ -77,6 +77,29 @@ export async function appendAttemptLogChunks(
   return result.count;
 }
 
+/**
+ * Chunk numbers of the worker's own lines in an attempt's log (writer `platform`, whose range
+ * keeps them apart from the middleware's, the launcher's and the API's). Each line has a fixed
+ * number, so a step replayed after a crash writes the same chunk again and the store skips it.
+ */
+export const PLATFORM_LINE = {
+  started: 0,
+  discover: 1,
+  schema: 2,
+  sync: 3,
+  ended: 4,
+} as const;
+export type PlatformLine = keyof typeof PLATFORM_LINE;
+
+/** Whether the worker's closing line of an attempt ("attempt N succeeded: …") is stored. */
+export async function hasClosingLine(db: DbOrTx, attemptId: string): Promise<boolean> {
+  const chunk = await db.attemptLogChunk.findFirst({
+    where: { attemptId, sequence: LOG_WRITER_BASE.platform + PLATFORM_LINE.ended },
+    select: { sequence: true },
+  });
+  return chunk !== null;
+}
+
 /** How far each writer was read: the last chunk number per slot (a slot not listed: none). */
 type Progress = Record<LogWriter, Map<number, number>>;
 

@@ -4,7 +4,10 @@ export {
   appendAttemptLogChunks,
   decodeLogCursor,
   encodeLogCursor,
+  hasClosingLine,
   LOG_WRITERS,
+  PLATFORM_LINE,
+  type PlatformLine,
   readAttemptLog,
 } from './attempt-log';
 export { loadWorkloadEnv, WorkloadEnv, type WorkloadSettings } from './env';

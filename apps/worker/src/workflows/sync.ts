@@ -1,5 +1,6 @@
 import { type FailureReason, failuresOf, isRetryable, SIGNALS, type WorkloadOutcome } from '@sluice/platform';
 import type { SignalMessage, WorkflowContext } from '@sluice/workflow';
+import type { PlatformLine } from '@sluice/workload';
 import { z } from 'zod';
 import {
   type AttemptRef,
@@ -9,7 +10,7 @@ import {
   type SchemaOutcome,
   shouldDiscover,
 } from '../attempt';
-import { type PlatformLine, platformLine } from '../attempt-log';
+import { platformLine } from '../attempt-log';
 import { countFailure, retryDecision } from '../config';
 import { step, type WorkflowDeps } from '../deps';
 import {

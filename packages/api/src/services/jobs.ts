@@ -1,5 +1,5 @@
 import type { Attempt, DbOrTx, Job, JobStatus, JobType, StreamStats } from '@sluice/db';
-import { decodeLogCursor, readAttemptLog, WorkloadError } from '@sluice/workload';
+import { decodeLogCursor, hasClosingLine, readAttemptLog, WorkloadError } from '@sluice/workload';
 import { ApiError, notFound } from '../errors';
 import { encodeCursor, iso, keysetWhere, num } from './util';
 
@@ -118,7 +118,8 @@ export async function getJob(db: DbOrTx, id: string) {
 /**
  * A page of an attempt's log: the latest attempt, or `attemptNumber`, or the attempt the
  * `cursor` was issued for (a follower keeps its attempt when the job retries). Pass `cursor`
- * back for what follows; once the attempt ended and nothing more is stored, `complete` is true.
+ * back for what follows; once the attempt ended, the job moved on from it and nothing more is
+ * stored, `complete` is true.
  */
 export async function readJobAttemptLog(
   db: DbOrTx,
@@ -158,7 +159,22 @@ export async function readJobAttemptLog(
     if (err instanceof WorkloadError) throw new ApiError(err.code, err.message, { path: 'cursor' });
     throw err;
   }
-  const ended = attempt.status !== 'running';
+  // The worker marks an attempt ended, then writes its closing line ("attempt N succeeded: …"):
+  // the log is whole once that line is stored, or the job moved on from the attempt (ended, or
+  // a later attempt began; attempts the worker did not run have no closing line).
+  const ended =
+    attempt.status !== 'running' &&
+    ((await hasClosingLine(db, attempt.id)) ||
+      !!(await db.job.findFirst({
+        where: {
+          id: jobId,
+          OR: [
+            { status: { notIn: ['pending', 'running', 'incomplete'] } },
+            { attempts: { some: { attemptNumber: { gt: attempt.attemptNumber } } } },
+          ],
+        },
+        select: { id: true },
+      })));
   return {
     attemptId: attempt.id,
     attemptNumber: attempt.attemptNumber,
