@@ -111,6 +111,31 @@ describe('destination-local-jsonl', () => {
     expect(fileNameFor('.hidden', 'a b')).toBe('a_b___hidden.jsonl');
   });
 
+  it('writes every record’s data as sent, whether read from its line or parsed first', async () => {
+    const dir = fresh();
+    const input = [
+      // Read from the line: compact, spaced, escapes and non-ASCII, nested, numbers as written.
+      '{"type":"RECORD","record":{"stream":"users","data":{"id":1,"n":1.50,"s":"a\\"b\\u00e9 ✓"},"emitted_at":5}}',
+      '{"type": "RECORD", "record": {"stream": "users", "data": {"id": 2, "o": {"k": [1, null]}}, "emitted_at": 6, "partition_id": 0}}',
+      // Left to the SDK: meta, a fractional emitted_at, an unknown top-level key.
+      '{"type":"RECORD","record":{"stream":"users","data":{"id":3},"emitted_at":7,"meta":{"changes":[]}}}',
+      '{"type":"RECORD","record":{"stream":"users","data":{"id":4},"emitted_at":8.0}}',
+      '{"type":"RECORD","record":{"stream":"users","data":{"id":5},"emitted_at":9},"extra":1}',
+    ];
+    const r = await write(dir, configuredCatalog(['users']), [...input, st(1)].join('\n'));
+    expect(r.code, r.stdout).toBe(0);
+    const rows = lines(join(dir, 'users.jsonl'));
+    expect(rows.map((row) => [row._airbyte_emitted_at, row._airbyte_data])).toEqual(
+      input.map((l) => {
+        const rec = JSON.parse(l).record;
+        return [rec.emitted_at, rec.data];
+      }),
+    );
+    for (const row of rows) expect(row._airbyte_ab_id).toMatch(/^[0-9a-f-]{36}$/);
+    // Data read from its line keeps the source's text: 1.50 stays 1.50.
+    expect(readFileSync(join(dir, 'users.jsonl'), 'utf8')).toContain('"n":1.50');
+  });
+
   it('appends in append mode and replaces in overwrite mode', async () => {
     const dir = fresh();
     mkdirSync(dir, { recursive: true });

@@ -3,10 +3,14 @@ import { constants } from 'node:fs';
 import { access, type FileHandle, mkdir, open, readdir, rename, rm, unlink } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import {
+  type AirbyteRecordMessage,
   ConfigError,
   type ConfiguredAirbyteStream,
   defineDestination,
+  type LineReader,
+  peekRecordEnvelope,
   type RecordMessage,
+  type StreamMapper,
   streamKey,
   streamLabel,
 } from '@sluice/protocol';
@@ -45,6 +49,58 @@ export function fileNameFor(name: string, namespace?: string): string {
 }
 
 const FLUSH_BYTES = 1024 * 1024;
+
+/** A record in Airbyte's local-json layout. */
+const outputLine = (emittedAt: string, data: string) =>
+  `{"_airbyte_ab_id":"${randomUUID()}","_airbyte_emitted_at":${emittedAt},"_airbyte_data":${data}}\n`;
+
+/** A record whose output line was built from its input line; its data is parsed only if asked. */
+class LineRecord {
+  constructor(
+    readonly stream: string,
+    readonly namespace: string | undefined,
+    readonly emitted_at: number,
+    readonly line: string,
+    private readonly dataText: string,
+  ) {}
+
+  get data(): Record<string, unknown> {
+    return JSON.parse(this.dataText) as Record<string, unknown>;
+  }
+}
+
+/**
+ * Reads plain records without JSON.parse: the whole line is checked as JSON by the SDK's
+ * envelope scanner, and `data` goes to the file as the source wrote it (JSON.stringify of the
+ * parsed value would only drop whitespace and trailing zeros). Records whose fields the stream
+ * mapping selects, and anything unusual, are left to the SDK.
+ */
+function lineReader(streams: ReadonlySet<string>, mapping: StreamMapper | undefined): LineReader {
+  return (buf, start, end) => {
+    const env = peekRecordEnvelope(buf, start, end);
+    if (!env?.plain || env.type !== 'RECORD' || env.stream === undefined || env.namespace === null) return;
+    const { data, emittedAt } = env;
+    if (!data || buf[data.start] !== 0x7b || !emittedAt) return;
+    const emitted = buf.toString('latin1', emittedAt.start, emittedAt.end);
+    if (!/^(0|[1-9][0-9]{0,14})$/.test(emitted)) return;
+    const target = mapping
+      ? mapping.target(env.stream, env.namespace)
+      : { name: env.stream, namespace: env.namespace, fields: undefined };
+    if (!target || target.fields || !streams.has(streamKey(target.name, target.namespace))) return;
+    const dataText = buf.toString('utf8', data.start, data.end);
+    const record = new LineRecord(
+      target.name,
+      target.namespace,
+      Number(emitted),
+      outputLine(emitted, dataText),
+      dataText,
+    );
+    return {
+      message: { type: 'RECORD', record: record as unknown as AirbyteRecordMessage },
+      source: { name: env.stream, namespace: env.namespace },
+    };
+  };
+}
 
 /**
  * One stream's output. Overwrite streams write to a staging file that replaces the final file
@@ -90,7 +146,10 @@ class StreamFile {
   }
 
   append(record: RecordMessage['record']): void {
-    const line = `{"_airbyte_ab_id":"${randomUUID()}","_airbyte_emitted_at":${record.emitted_at},"_airbyte_data":${JSON.stringify(record.data)}}\n`;
+    this.appendLine(outputLine(String(record.emitted_at), JSON.stringify(record.data)));
+  }
+
+  appendLine(line: string): void {
     this.pending.push(line);
     this.pendingBytes += line.length;
     this.records++;
@@ -150,7 +209,11 @@ export const destination = defineDestination<LocalJsonlConfig>({
     await unlink(probe);
     return { status: 'SUCCEEDED' };
   },
-  async write({ config, catalog, input, ack, logger }) {
+  async write({ config, catalog, input, ack, logger, mapping, readRecordsWith }) {
+    // Before the first await: the input starts reading once this handler yields.
+    readRecordsWith(
+      lineReader(new Set(catalog.streams.map((s) => streamKey(s.stream.name, s.stream.namespace))), mapping),
+    );
     const dir = await resolveDirectory(config);
     const byFile = new Map<string, string>();
     for (const s of catalog.streams) {
@@ -182,7 +245,8 @@ export const destination = defineDestination<LocalJsonlConfig>({
             lastName = r.stream;
             lastNamespace = r.namespace;
           }
-          last.append(r);
+          if (r instanceof LineRecord) last.appendLine(r.line);
+          else last.append(r);
           if (last.needsFlush) await last.flush();
         } else if (m.type === 'STATE') {
           // The records before this state are durable before it is acknowledged.

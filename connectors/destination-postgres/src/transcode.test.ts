@@ -188,7 +188,8 @@ function randomLine(next: () => number): string {
     entries.splice(at, 0, `"extra":${pick(['1', '"x"', 'null', 'true', '{"n":{}}', '[1]', '-2.5e3'])}`);
   }
   const order = next();
-  if (order < 0.05) entries.reverse(); // out of column order
+  if (order < 0.05)
+    entries.reverse(); // out of column order
   else if (order < 0.1) entries.sort(() => next() - 0.5); // shuffled
   if (next() < 0.03 && entries.length > 0) entries.push(entries[0]!); // a repeated key
   const data = `{${entries.join(',')}}`;

@@ -262,6 +262,23 @@ function expectAgreement(text: string, value: Parsed) {
   expect(env!.stream).toBe(rec?.stream);
   expect(env!.namespace).toBe(rec?.namespace);
   expect(env!.record === undefined).toBe(rec === undefined);
+  // data and emitted_at: their tokens parse to what JSON.parse gave (the last of a repeated key).
+  const buf = Buffer.from(text);
+  const token = (span: { start: number; end: number } | undefined) =>
+    span === undefined ? undefined : JSON.parse(buf.toString('utf8', span.start, span.end));
+  expect(token(env!.data)).toEqual(rec?.data);
+  expect(token(env!.emittedAt)).toEqual(rec?.emitted_at);
+  if (env!.plain) {
+    expect(
+      Object.keys(value).every((k) => k === 'type' || k === 'record'),
+      text,
+    ).toBe(true);
+    const known = ['stream', 'namespace', 'data', 'emitted_at', 'partition_id'];
+    expect(
+      Object.keys(rec ?? {}).every((k) => known.includes(k)),
+      text,
+    ).toBe(true);
+  }
 }
 
 describe('peekRecordEnvelope agrees with JSON.parse on a generated corpus', () => {
@@ -271,6 +288,7 @@ describe('peekRecordEnvelope agrees with JSON.parse on a generated corpus', () =
   it('reads type, stream and namespace of every clean line, declines the rest', () => {
     let clean = 0;
     let declined = 0;
+    let plain = 0;
     for (const { text, declines } of corpus) {
       const parsed = tryParse(text);
       expect(parsed.ok, text).toBe(true);
@@ -281,9 +299,11 @@ describe('peekRecordEnvelope agrees with JSON.parse on a generated corpus', () =
       } else {
         expectAgreement(text, parsed.value);
         clean++;
+        if (peekRecordEnvelope(Buffer.from(text))!.plain) plain++;
       }
     }
     expect(clean).toBeGreaterThan(5000);
+    expect(plain).toBeGreaterThan(500);
     expect(declined).toBeGreaterThan(100);
   });
 

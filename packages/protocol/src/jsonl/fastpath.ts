@@ -29,6 +29,15 @@ export interface RecordEnvelope {
   namespaceMember: ByteSpan | undefined;
   /** Offset of the comma before the namespace member inside the record, or -1. */
   namespaceCommaBefore: number;
+  /** The `record.data` value token, and the `record.emitted_at` one. */
+  data: ByteSpan | undefined;
+  emittedAt: ByteSpan | undefined;
+  /**
+   * Whether the line holds only `type` and `record`, and the record only `stream`, `namespace`,
+   * `data`, `emitted_at` and `partition_id`, each once: what the SDK checks by hand (anything
+   * else goes through the protocol's schema).
+   */
+  plain: boolean;
 }
 
 // The scanner passes (buffer, position, end) explicitly and returns the next position, or -1
@@ -326,6 +335,9 @@ export function peekRecordEnvelope(
     namespaceValue: undefined,
     namespaceMember: undefined,
     namespaceCommaBefore: -1,
+    data: undefined,
+    emittedAt: undefined,
+    plain: true,
   };
   let p = skipWs(b, start, e);
   if (p >= e || b[p] !== 0x7b) return null;
@@ -354,7 +366,10 @@ export function peekRecordEnvelope(
         if (seenRecord || b[p] !== 0x7b) return null;
         seenRecord = true;
         p = scanRecord(b, p, e, env);
-      } else p = skipOther(b, p, e);
+      } else {
+        env.plain = false;
+        p = skipOther(b, p, e);
+      }
       if (p < 0) return null;
       p = skipWs(b, p, e);
       if (p >= e) return null;
@@ -381,6 +396,7 @@ function scanRecord(b: Buffer, p: number, e: number, env: RecordEnvelope): numbe
   }
   let seenStream = false;
   let seenNamespace = false;
+  let seenPartition = false;
   let commaBefore = -1;
   for (;;) {
     const ks = p;
@@ -415,8 +431,17 @@ function scanRecord(b: Buffer, p: number, e: number, env: RecordEnvelope): numbe
       env.namespaceMember = { start: ks, end: p };
       env.namespaceCommaBefore = commaBefore;
     } else {
+      const vs = p;
       p = skipOther(b, p, e);
       if (p < 0) return -1;
+      if (keyIs(b, ks, ke, kflags, 'data')) {
+        if (env.data) env.plain = false;
+        env.data = { start: vs, end: p };
+      } else if (keyIs(b, ks, ke, kflags, 'emitted_at')) {
+        if (env.emittedAt) env.plain = false;
+        env.emittedAt = { start: vs, end: p };
+      } else if (!keyIs(b, ks, ke, kflags, 'partition_id') || seenPartition) env.plain = false;
+      else seenPartition = true;
     }
     p = skipWs(b, p, e);
     if (p >= e) return -1;
