@@ -46,7 +46,8 @@ beforeAll(async () => {
     logger: quiet,
     concurrency: 10,
     config: { retry: { completeFailureBackoffMinMs: 100 }, workloadPollMs: 5000 },
-    workloadTimeouts: { heartbeatTimeoutMs: 1500 },
+    // The retry (which sends no heartbeats either) must finish within it, even on a busy machine.
+    workloadTimeouts: { heartbeatTimeoutMs: 3000 },
     sweeps: {
       intervals: { sweeperMs: 300, reconcilerMs: 3_600_000, retentionMs: 3_600_000 },
       retention: { jobDays: 30, minJobsPerConnection: 20, logDays: 7, workloadDays: 7 },
