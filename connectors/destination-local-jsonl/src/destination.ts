@@ -210,7 +210,6 @@ export const destination = defineDestination<LocalJsonlConfig>({
     return { status: 'SUCCEEDED' };
   },
   async write({ config, catalog, input, ack, logger, mapping, readRecordsWith }) {
-    // Before the first await: the input starts reading once this handler yields.
     readRecordsWith(
       lineReader(new Set(catalog.streams.map((s) => streamKey(s.stream.name, s.stream.namespace))), mapping),
     );

@@ -143,29 +143,26 @@ async function write(ctx: WriteContext<PostgresConfig>): Promise<void> {
   const clients: Client[] = [];
   const book = new StatusBook(new Set(plans.map((p) => p.key)), ctx.mapping);
   const stdin = ctx.medium === 'SOCKET' ? watchStdin(book, logger) : undefined;
-  const encoders = new Map(
-    plans.map((plan) => [
-      plan.key,
-      new RowEncoder({
-        columns: plan.columns,
-        generationId: plan.generationId,
-        syncId: plan.syncId,
-        withSequence: plan.dedup,
-      }),
-    ]),
-  );
-  if (env.DESTINATION_POSTGRES_TRANSCODE === 'true') {
-    // Before the first await: the input starts reading once this handler yields.
-    const streams = new Map(plans.map((p) => [p.key, { columns: p.columns, encoder: encoders.get(p.key)! }]));
-    ctx.readRecordsWith(new RecordTranscoder(streams, ctx.mapping).read);
-  }
   try {
     const setup = await connector.connect();
     clients.push(setup);
     const sinks = new Map<string, StreamSink>();
     for (const plan of plans) {
+      // Sets each column's kind to what the table holds (an existing table may differ).
       const target = await prepareStream(setup, plan, internalSchema, (m) => logger.info(m));
-      sinks.set(plan.key, new StreamSink(plan, target, encoders.get(plan.key)!));
+      const encoder = new RowEncoder({
+        columns: plan.columns,
+        generationId: plan.generationId,
+        syncId: plan.syncId,
+        withSequence: plan.dedup,
+      });
+      sinks.set(plan.key, new StreamSink(plan, target, encoder));
+    }
+    if (env.DESTINATION_POSTGRES_TRANSCODE === 'true') {
+      const streams = new Map(
+        [...sinks].map(([key, s]) => [key, { columns: s.plan.columns, encoder: s.encoder }]),
+      );
+      ctx.readRecordsWith(new RecordTranscoder(streams, ctx.mapping).read);
     }
     // See CommitSequencer: only dedup merges care about the order of slices.
     const sequencer =

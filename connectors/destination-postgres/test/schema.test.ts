@@ -209,11 +209,13 @@ describe('types, values and casts', () => {
 describe('schema evolution', () => {
   const schema = 'evolution';
   it('adds columns, widens types and never drops user data', async () => {
-    const load = (properties: Record<string, unknown>, data: Record<string, unknown>) =>
-      runWrite(db, catalogOf([{ name: 'evolving', namespace: schema, properties, mode: 'append' }]), [
-        record('evolving', data, { namespace: schema }),
-        state('evolving', 1, schema),
-      ]);
+    const load = (properties: Record<string, unknown>, data: Record<string, unknown>, env = {}) =>
+      runWrite(
+        db,
+        catalogOf([{ name: 'evolving', namespace: schema, properties, mode: 'append' }]),
+        [record('evolving', data, { namespace: schema }), state('evolving', 1, schema)],
+        { env },
+      );
     ok(
       await load(
         {
@@ -252,10 +254,18 @@ describe('schema evolution', () => {
       ),
     );
     expect(await columnTypes(schema, 'evolving')).toMatchObject({ a: 'text', c: 'jsonb' });
+    // A schema narrower than the table again: values are written as the table's columns take them
+    // (read straight into COPY rows, and parsed first).
+    const narrower = { id: { type: 'integer' }, a: { type: 'integer' }, c: { type: 'boolean' } };
+    ok(await load(narrower, { id: 4, a: 'four', c: false }));
+    ok(await load(narrower, { id: 5, a: 'five', c: true }, { DESTINATION_POSTGRES_TRANSCODE: 'false' }));
+    expect(await columnTypes(schema, 'evolving')).toMatchObject({ a: 'text', c: 'jsonb' });
     expect(await db.rows(`SELECT id::int, a, d::text, gone, c FROM evolution.evolving ORDER BY id`)).toEqual([
       { id: 1, a: '10', d: '2024-01-02 00:00:00+00', gone: 'kept', c: null },
       { id: 2, a: '2.5', d: '2024-01-02 03:04:05+00', gone: null, c: true },
       { id: 3, a: 'three', d: null, gone: null, c: { k: 1 } },
+      { id: 4, a: 'four', d: null, gone: null, c: false },
+      { id: 5, a: 'five', d: null, gone: null, c: true },
     ]);
   });
 

@@ -54,9 +54,10 @@ export interface WriteContext<C> extends CommandContext<C> {
   /** The platform's stream mapping (SLUICE_STREAM_MAPPING), which the SDK applies to records. */
   mapping: StreamMapper | undefined;
   /**
-   * Lets the destination read RECORD lines itself, from the next chunk read on: a line it
-   * takes skips the SDK's JSON parse (see {@link LineReader}); the record it returns must carry
-   * the destination's stream names, with `mapping` applied. Lines it leaves are parsed as usual.
+   * Lets the destination read RECORD lines itself: a line it takes skips the SDK's JSON parse
+   * (see {@link LineReader}); the record it returns must carry the destination's stream names,
+   * with `mapping` applied. Lines it leaves are parsed as usual. Data channels are read only
+   * once `input` is iterated, so a reader set before that sees every line.
    */
   readRecordsWith(reader: LineReader): void;
 }
@@ -173,6 +174,9 @@ export class DestinationInput implements AsyncIterable<WriteBatch> {
     };
     p.decoder.reader = this.reader;
     this.partitions.push(p);
+    // Nothing is read before the handler starts iterating: it may still be preparing what its
+    // line reader needs, and unread input holds the source back instead of filling memory.
+    stream.pause();
     stream.on('data', (chunk: Buffer) => this.onChunk(p, chunk));
     stream.on('end', () => this.onEnd(p));
     stream.on('error', (err) => this.fail(new ConnectorError(`reading ${label} failed: ${err.message}`)));
@@ -453,6 +457,7 @@ export class DestinationInput implements AsyncIterable<WriteBatch> {
   async *[Symbol.asyncIterator](): AsyncIterator<WriteBatch> {
     if (this.iterated) throw new Error('the write input can be iterated only once');
     this.iterated = true;
+    if (!this.paused) for (const p of this.partitions) if (!p.ended) p.stream.resume();
     try {
       for (;;) {
         if (this.head < this.queue.length) {
