@@ -182,8 +182,8 @@ async function write(ctx: WriteContext<PostgresConfig>): Promise<void> {
         ),
       );
     }
-    const recordsByStream = new Map<StreamSink, number>();
-    const transcodedByStream = new Map<StreamSink, number>();
+    /** Streams in the order their first record came. */
+    const written: StreamSink[] = [];
     let lastSink: StreamSink | undefined;
     let lastName: string | undefined;
     let lastNamespace: string | undefined;
@@ -198,8 +198,8 @@ async function write(ctx: WriteContext<PostgresConfig>): Promise<void> {
               lastSink = sinks.get(streamKey(r.stream, r.namespace))!;
               lastName = r.stream;
               lastNamespace = r.namespace;
-              if (!recordsByStream.has(lastSink)) {
-                recordsByStream.set(lastSink, 0);
+              if (lastSink.records === 0) {
+                written.push(lastSink);
                 warnUnknownFields(lastSink, r.data, logger);
               }
             }
@@ -212,9 +212,9 @@ async function write(ctx: WriteContext<PostgresConfig>): Promise<void> {
                 r.rowEnd,
                 lastSink.plan.dedup ? ++encoder.sequence : undefined,
               );
-              transcodedByStream.set(lastSink, (transcodedByStream.get(lastSink) ?? 0) + 1);
+              lastSink.transcoded++;
             } else w.append(lastSink, lastSink.encoder.encode(r));
-            recordsByStream.set(lastSink, recordsByStream.get(lastSink)! + 1);
+            lastSink.records++;
           } else if (m.type === 'STATE') {
             w.state(m);
           } else if (m.type === 'TRACE') {
@@ -259,10 +259,9 @@ async function write(ctx: WriteContext<PostgresConfig>): Promise<void> {
           );
       }
     }
-    for (const [sink, n] of recordsByStream) {
-      const direct = transcodedByStream.get(sink) ?? 0;
+    for (const sink of written) {
       logger.info(
-        `stream "${sink.plan.label}": ${n} records written to ${sink.targetSql} (${direct} read straight into COPY rows)`,
+        `stream "${sink.plan.label}": ${sink.records} records written to ${sink.targetSql} (${sink.transcoded} read straight into COPY rows)`,
       );
     }
     logger.info(`commits: ${writers.map((w) => w.commits).join(', ')} (per connection)`);

@@ -100,11 +100,10 @@ class Layout {
     const kept = fields ? new Set(fields) : undefined;
     this.kinds = stream.columns.map((c) => KINDS[c.kind]);
     // A field the mapping drops is absent to the encoder: its key is skipped, its column NULL.
-    this.keys = stream.columns.map((c) =>
-      !kept || kept.has(c.field) ? Buffer.from(`${JSON.stringify(c.field)}:`) : undefined,
-    );
-    stream.columns.forEach((c, i) => {
-      if (!kept || kept.has(c.field)) this.byName.set(c.field, i);
+    this.keys = stream.columns.map((c, i) => {
+      if (kept && !kept.has(c.field)) return undefined;
+      this.byName.set(c.field, i);
+      return Buffer.from(`${JSON.stringify(c.field)}:`);
     });
     const n = stream.columns.length;
     this.follows = Int32Array.from({ length: n }, (_, i) => i + 1);
@@ -207,15 +206,20 @@ export class RecordTranscoder {
   private numCut = 0;
   private numFlags = 0;
 
+  /** Columns of the widest stream: bounds the room a row may need. */
+  private readonly widest: number;
+
   constructor(
     private readonly streams: ReadonlyMap<string, TranscodedStream>,
     private readonly mapping: StreamMapper | undefined,
-  ) {}
+  ) {
+    this.widest = Math.max(0, ...[...streams.values()].map((s) => s.columns.length));
+  }
 
   read = (buf: Buffer, start: number, end: number): ReadRecord | undefined => {
     // Room for the longest row this line can give: twice its bytes (an escaped backslash in a
     // jsonb value becomes four), the row's fixed columns, and `\t\N` for each absent column.
-    const need = 2 * (end - start) + 256 + 3 * this.maxColumns();
+    const need = 2 * (end - start) + 256 + 3 * this.widest;
     if (this.used + need > this.arena.length) {
       this.arena = Buffer.allocUnsafe(Math.max(ARENA_BYTES, need));
       this.used = 0;
@@ -229,14 +233,6 @@ export class RecordTranscoder {
       source: this.last!.source,
     };
   };
-
-  private widest = -1;
-  private maxColumns(): number {
-    if (this.widest < 0) {
-      for (const s of this.streams.values()) this.widest = Math.max(this.widest, s.columns.length);
-    }
-    return this.widest;
-  }
 
   /** The whole envelope: `{"type":"RECORD","record":{...}}`, keys in any order. */
   private scan(buf: Buffer, start: number, end: number, rowStart: number): TranscodedRecord | undefined {

@@ -12,6 +12,9 @@ export class StreamSink {
   readonly allColumns: string[];
   /** Bytes of buffered COPY text before it is written to the connection. */
   static readonly CHUNK_BYTES = 256 * 1024;
+  /** Records received for this stream, and how many of them the transcoder read. */
+  records = 0;
+  transcoded = 0;
 
   constructor(
     readonly plan: StreamPlan,
